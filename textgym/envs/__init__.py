@@ -1,0 +1,41 @@
+"""Every textgym env family, and the one function that registers their ids with Gymnasium.
+
+One module per family (MiniGrid's layout); ids are `<Family>/<task>-v0` and everything else
+(split, simplification, variation, game parameters) is a `gym.make` keyword.
+"""
+
+from __future__ import annotations
+
+import gymnasium as gym
+
+from textgym.envs import scienceworld
+from textgym.envs.base import SPLITS, Subgoal, TextEnv, Transition
+from textgym.envs.jvm import JavaNotFoundError, SimulatorCrashedError
+from textgym.envs.scienceworld import ScienceWorldEnv
+
+__all__ = ["SPLITS", "JavaNotFoundError", "ScienceWorldEnv", "SimulatorCrashedError", "Subgoal",
+           "TextEnv", "Transition", "register_textgym_envs", "registered_ids"]
+
+DEFAULT_MAX_EPISODE_STEPS = 100
+"""Agent commands per episode, the limit of the papers' protocols."""
+
+
+def _register(env_id: str, entry_point: str, **kwargs: object) -> None:
+    if env_id not in gym.registry:
+        gym.register(id=env_id, entry_point=entry_point, kwargs=kwargs,
+                     max_episode_steps=DEFAULT_MAX_EPISODE_STEPS)
+
+
+def register_textgym_envs() -> None:
+    """Register every textgym id (`import textgym` calls this; calling it again is harmless)."""
+    # ScienceWorld: the 30 tasks, in the paper's order ("1-1" boil ... "10-2").
+    # ---------------------------------------------------------------------------------------
+    for task in scienceworld.TASKS:
+        _register(f"ScienceWorld/{task}-v0", "textgym.envs.scienceworld:ScienceWorldEnv", task=task)
+
+
+def registered_ids(family: str | None = None) -> list[str]:
+    """All textgym ids (or one family's), in registration order."""
+    families = ("ScienceWorld", "TextWorldExpress", "TextWorld") if family is None else (family,)
+    return [env_id for env_id, spec in gym.registry.items()
+            if spec.namespace in families and str(spec.entry_point).startswith("textgym.")]

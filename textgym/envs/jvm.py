@@ -1,0 +1,165 @@
+"""One JVM per environment, reached through py4j, that never outlives its Python process.
+
+ScienceWorld and TextWorldExpress are Scala simulators with a `PythonInterface` class. Their own
+Python wrappers start a JVM with no heap cap, leave it to `__del__` to stop it, and fail with a
+py4j stack trace when Java is missing. `JavaSimulator` fixes those three things:
+
+- the heap is capped (`-Xmx`, serial GC), configurable per env and by `TEXTGYM_JAVA_OPTS`;
+- the JVM is started with py4j's `--die-on-broken-pipe`, so it exits as soon as the pipe to its
+  parent closes, which the kernel does even when the parent is killed with SIGKILL; it runs in its
+  own process group, so a Ctrl-C meant for Python does not kill it mid-step;
+- a missing `java` raises `JavaNotFoundError` saying what to install, and a JVM that died raises
+  `SimulatorCrashedError` with its exit code and last stderr lines instead of a socket error.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import os
+import shlex
+import shutil
+import subprocess
+import weakref
+from collections.abc import Iterator
+from typing import Any
+
+from py4j.java_gateway import GatewayParameters, JavaGateway, launch_gateway
+from py4j.protocol import Py4JError
+
+DEFAULT_HEAP = "512m"
+JAVA_OPTS_VARIABLE = "TEXTGYM_JAVA_OPTS"
+
+
+class JavaNotFoundError(RuntimeError):
+    """No `java` executable: the Java-backed simulators cannot start."""
+
+
+class SimulatorCrashedError(RuntimeError):
+    """The simulator's JVM died (killed, out of memory, ...). `reset()` starts a new one."""
+
+
+def find_java() -> str:
+    """Path of the `java` executable ($JAVA_HOME first, then $PATH), or a clear error."""
+    java_home = os.environ.get("JAVA_HOME")
+    candidates = [os.path.join(java_home, "bin", "java")] if java_home else []
+    candidates.append(shutil.which("java") or "")
+    for candidate in candidates:
+        if candidate and os.access(candidate, os.X_OK):
+            return candidate
+    raise JavaNotFoundError(
+        "ScienceWorld and TextWorldExpress run on a Java virtual machine, and no `java` executable "
+        "was found (searched $JAVA_HOME/bin and $PATH). Install a Java runtime, version 11 or "
+        "newer, e.g. `sudo apt-get install openjdk-17-jre-headless` (Debian/Ubuntu), "
+        "`brew install openjdk@17` (macOS) or `conda install -c conda-forge openjdk=17`, "
+        "or set JAVA_HOME to an existing installation."
+    )
+
+
+def java_options(heap: str) -> list[str]:
+    """JVM flags: a capped heap and the serial collector (2 GC threads would fight the env)."""
+    options = [f"-Xmx{heap}", "-XX:+UseSerialGC"]
+    return options + shlex.split(os.environ.get(JAVA_OPTS_VARIABLE, ""))
+
+
+class JavaSimulator:
+    """A JVM running `entry_class` (a simulator's PythonInterface), started on demand.
+
+    Args:
+        name: the simulator's name, for error messages.
+        classpath: the simulator's jar.
+        entry_class: dotted name of the class to instantiate in the JVM.
+        heap: the JVM's maximum heap (`-Xmx`), e.g. "512m".
+        cwd: working directory of the JVM (simulators read resources relative to it).
+    """
+
+    def __init__(self, name: str, classpath: str, entry_class: str, heap: str = DEFAULT_HEAP,
+                 cwd: str | None = None) -> None:
+        self.name = name
+        self.classpath = classpath
+        self.entry_class = entry_class
+        self.heap = heap
+        self.cwd = cwd
+        self._gateway: JavaGateway | None = None
+        self._process: subprocess.Popen | None = None
+        self._server: Any = None
+        self._stderr: collections.deque[str] = collections.deque(maxlen=20)
+        self._finalizer: weakref.finalize | None = None
+
+    @contextlib.contextmanager
+    def calls(self) -> Iterator[Any]:
+        """The simulator's PythonInterface object; py4j failures of a dead JVM become
+        `SimulatorCrashedError`.
+
+            with simulator.calls() as server:
+                observation = server.step("look around")
+        """
+        if self._server is None or not self.alive:
+            raise SimulatorCrashedError(self._death_message())
+        try:
+            yield self._server
+        except Py4JError as error:
+            if self.alive:
+                raise
+            raise SimulatorCrashedError(self._death_message()) from error
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
+
+    @property
+    def alive(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def start(self) -> None:
+        """Start a fresh JVM (closing a dead or live previous one first)."""
+        self.close()
+        java = find_java()
+        self._stderr.clear()
+        try:
+            port, process = launch_gateway(
+                classpath=self.classpath, javaopts=java_options(self.heap), java_path=java,
+                die_on_exit=True, create_new_process_group=True, cwd=self.cwd,
+                redirect_stderr=self._stderr, return_proc=True)
+        except ValueError as error:  # py4j could not read a port: the JVM exited at start
+            raise SimulatorCrashedError(
+                f"The {self.name} JVM failed to start: {self._stderr_tail() or error}") from error
+        self._process = process
+        self._gateway = JavaGateway(gateway_parameters=GatewayParameters(port=port, auto_field=True),
+                                    java_process=process)
+        self._finalizer = weakref.finalize(self, _shutdown, self._gateway, process)
+        class_ = self._gateway.jvm
+        for part in self.entry_class.split("."):
+            class_ = getattr(class_, part)
+        self._server = class_()
+
+    def close(self) -> None:
+        """Stop the JVM. Safe to call any number of times."""
+        if self._finalizer is not None:
+            self._finalizer()
+        self._finalizer = self._gateway = self._process = self._server = None
+
+    def _death_message(self) -> str:
+        if self._process is None:
+            return f"The {self.name} JVM is not running: call reset() to start it."
+        message = (f"The {self.name} JVM (pid {self.pid}) exited with code {self._process.poll()}; "
+                   "the episode is lost. Call reset() to start a new JVM.")
+        if tail := self._stderr_tail():
+            message += f" Its last output: {tail}"
+        return message
+
+    def _stderr_tail(self) -> str:
+        return " | ".join(line.strip() for line in self._stderr if line.strip())
+
+
+def _shutdown(gateway: JavaGateway, process: subprocess.Popen) -> None:
+    """Ask the JVM to stop, then make sure it did (py4j's shutdown alone can leave it running)."""
+    with contextlib.suppress(Exception):  # the JVM may be gone already; stopping it is what matters
+        gateway.shutdown()
+    if process.poll() is None:
+        try:
+            process.stdin.close()  # --die-on-broken-pipe: EOF on stdin ends the JVM
+            process.wait(timeout=5)
+        except (OSError, subprocess.TimeoutExpired):
+            process.kill()
+            process.wait()
