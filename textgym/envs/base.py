@@ -23,7 +23,8 @@ from textgym.cache import cache_dir, read_json, write_json_atomic
 from textgym.spaces import PRINTABLE, TextSpace, to_printable
 
 SPLITS = ("train", "dev", "test")
-EXTRA_INFO_KEYS = ("look", "inventory", "subgoals")
+EXTRA_INFO_KEYS = ("look", "inventory", "subgoals", "gold_path")
+"""What `extra_info=` can add to `info`; "gold_path" (for oracles and data) comes with reset only."""
 _PRINTABLE_SET = frozenset(PRINTABLE)
 
 
@@ -84,7 +85,8 @@ class TextEnv(gym.Env[str, str], abc.ABC):
         split: "train", "dev" or "test": where `reset(seed=...)` draws its variations from.
         variation: a fixed variation for every episode (it must belong to `split`).
         admissible_commands: add `info["admissible_commands"]` (sorted) on every step.
-        extra_info: any of "look", "inventory", "subgoals", added to `info` on every step.
+        extra_info: any of "look", "inventory", "subgoals", added to `info` on every step, and
+            "gold_path", added to the reset `info`.
         render_mode: "ansi" (`render()` returns the text) or "human" (prints it).
     """
 
@@ -195,7 +197,10 @@ class TextEnv(gym.Env[str, str], abc.ABC):
         self._score = 0
         self._task = self._task_description()
         self._accept(transition)
-        return self._observation, self._info()
+        info = self._info()
+        if "gold_path" in self.extra_info:
+            info["gold_path"] = self.gold_path()
+        return self._observation, info
 
     def render(self) -> str | None:
         text = (f"{self._observation}\n[{self.family} variation {self._variation} | score "
@@ -289,7 +294,7 @@ class TextEnv(gym.Env[str, str], abc.ABC):
         for key in self.extra_info:
             if key == "subgoals":
                 info[key] = [goal.to_dict() for goal in self._subgoals()]
-            else:
+            elif key != "gold_path":
                 info[key] = getattr(self, key)()
         return info
 

@@ -1,0 +1,83 @@
+"""Named evaluation protocols, so that numbers from different agents and papers are comparable.
+
+A protocol fixes the envs, the split, which variations (the first N of the split), the agent-step
+limit, the env settings and how a score is counted (0-100, a negative final score counts as 0).
+
+    >>> PROTOCOLS["swiftsage"].variations_per_task
+    3
+    >>> len(PROTOCOLS["paper"].env_ids)
+    30
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from textgym.envs.scienceworld import TASKS
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """An evaluation protocol.
+
+    Attributes:
+        name: its name on the command line.
+        description: one line for tables and `--help`.
+        env_ids: the envs, in table order.
+        split: where the variations come from.
+        variations_per_task: the first N variations of the split (None: all of them).
+        max_steps: agent commands per episode.
+        make_kwargs: extra `gym.make` keywords per family (e.g. ScienceWorld's simplification).
+        source: where the protocol comes from.
+    """
+
+    name: str
+    description: str
+    env_ids: tuple[str, ...]
+    split: str = "test"
+    variations_per_task: int | None = None
+    max_steps: int = 100
+    make_kwargs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    source: str = ""
+
+    def kwargs_for(self, env_id: str) -> dict[str, Any]:
+        """`gym.make` keywords of this protocol for `env_id`."""
+        family = env_id.split("/", 1)[0]
+        return {"split": self.split, **self.make_kwargs.get(family, {})}
+
+
+_SCIENCEWORLD_ALL = tuple(f"ScienceWorld/{task}-v0" for task in TASKS)
+_EASY = {"ScienceWorld": {"simplification": "easy"}}
+
+PROTOCOLS: dict[str, Protocol] = {
+    protocol.name: protocol
+    for protocol in (
+        Protocol(
+            name="paper",
+            description="ScienceWorld, 30 tasks x first 10 test variations, easy, 100 steps",
+            env_ids=_SCIENCEWORLD_ALL, variations_per_task=10, make_kwargs=_EASY,
+            source="Sub-goal Distillation (Hashemzadeh et al., 2024): at most 10 test variations "
+                   "per task, easy simplification, negative scores count as 0, mean over 30 tasks"),
+        Protocol(
+            name="swiftsage",
+            description="ScienceWorld, 30 tasks x first 3 test variations, easy, 100 steps",
+            env_ids=_SCIENCEWORLD_ALL, variations_per_task=3, make_kwargs=_EASY,
+            source="SwiftSage (Lin et al., 2023): the first three test variations of each task"),
+        Protocol(
+            name="quick",
+            description="4 short ScienceWorld tasks x first 2 test variations, easy, 100 steps",
+            env_ids=tuple(f"ScienceWorld/{task}-v0" for task in (
+                "find-living-thing", "find-non-living-thing", "chemistry-mix-paint-secondary-color",
+                "lifespan-longest-lived")),
+            variations_per_task=2, make_kwargs=_EASY,
+            source="textgym: minutes on a CPU, for the demo and CI"),
+    )
+}
+
+
+def get_protocol(name: str) -> Protocol:
+    """The protocol called `name`, or a clear error listing the known ones."""
+    if name not in PROTOCOLS:
+        raise ValueError(f"Unknown protocol {name!r}; choose one of {', '.join(PROTOCOLS)}.")
+    return PROTOCOLS[name]
