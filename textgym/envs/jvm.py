@@ -56,9 +56,15 @@ def find_java() -> str:
     )
 
 
-def java_options(heap: str) -> list[str]:
-    """JVM flags: a capped heap and the serial collector (2 GC threads would fight the env)."""
-    options = [f"-Xmx{heap}", "-XX:+UseSerialGC"]
+DETERMINISTIC_HASHES = ["-XX:+UnlockExperimentalVMOptions", "-XX:hashCode=2"]
+"""Constant identity hash codes. Simulators that iterate hash sets of objects (ScienceWorld 1.2.x)
+then list and update objects in insertion order instead of an order that changes from run to run."""
+
+
+def java_options(heap: str, extra: list[str] | tuple[str, ...] = ()) -> list[str]:
+    """JVM flags: a capped heap, the serial collector (2 GC threads would fight the env), `extra`,
+    then `$TEXTGYM_JAVA_OPTS`."""
+    options = [f"-Xmx{heap}", "-XX:+UseSerialGC", *extra]
     return options + shlex.split(os.environ.get(JAVA_OPTS_VARIABLE, ""))
 
 
@@ -71,15 +77,17 @@ class JavaSimulator:
         entry_class: dotted name of the class to instantiate in the JVM.
         heap: the JVM's maximum heap (`-Xmx`), e.g. "512m".
         cwd: working directory of the JVM (simulators read resources relative to it).
+        options: more JVM flags (e.g. `DETERMINISTIC_HASHES`).
     """
 
     def __init__(self, name: str, classpath: str, entry_class: str, heap: str = DEFAULT_HEAP,
-                 cwd: str | None = None) -> None:
+                 cwd: str | None = None, options: list[str] | tuple[str, ...] = ()) -> None:
         self.name = name
         self.classpath = classpath
         self.entry_class = entry_class
         self.heap = heap
         self.cwd = cwd
+        self.options = tuple(options)
         self._gateway: JavaGateway | None = None
         self._process: subprocess.Popen | None = None
         self._server: Any = None
@@ -118,7 +126,7 @@ class JavaSimulator:
         self._stderr.clear()
         try:
             port, process = launch_gateway(
-                classpath=self.classpath, javaopts=java_options(self.heap), java_path=java,
+                classpath=self.classpath, javaopts=java_options(self.heap, self.options), java_path=java,
                 die_on_exit=True, create_new_process_group=True, cwd=self.cwd,
                 redirect_stderr=self._stderr, return_proc=True)
         except ValueError as error:  # py4j could not read a port: the JVM exited at start

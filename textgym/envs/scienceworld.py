@@ -5,6 +5,12 @@ strings, copied one py4j round trip at a time), the look, the inventory and the 
 *every* step: 30-450 ms a step for a 3-12 ms simulator step. This module talks to the JVM's
 `PythonInterface` directly: a step is the simulator step plus three scalar round trips, and the
 admissible commands come in one JSON call parsed by orjson, only when asked.
+
+It also makes the simulator deterministic. scienceworld 1.2.3 keeps objects in hash sets keyed by
+identity hash codes, so the same commands list objects in a different order from run to run and
+can even change what happens (allenai/ScienceWorld#33; 1.3.0 fixes it but is unreleased). The
+JVM here runs with constant identity hash codes (`-XX:hashCode=2`), so sets iterate in insertion
+order: the same seed and commands give the same observations, in a fresh JVM or a reused one.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ import scienceworld
 from scienceworld.constants import BASEPATH, JAR_PATH, TASK_PATH
 
 from textgym.envs.base import Subgoal, TextEnv, Transition, closest
-from textgym.envs.jvm import DEFAULT_HEAP, JavaSimulator
+from textgym.envs.jvm import DEFAULT_HEAP, DETERMINISTIC_HASHES, JavaSimulator
 
 SCIENCEWORLD_VERSION: str = scienceworld.__version__
 """The pinned simulator version. 1.3.0 changes object order, physics and gold paths."""
@@ -127,7 +133,8 @@ class ScienceWorldEnv(TextEnv):
 
     ## Starting State
     `reset(seed=s)` draws a variation uniformly from the env's split with `np_random`;
-    `reset(options={"variation": k})` (or `variation=k` at make) picks one.
+    `reset(options={"variation": k})` (or `variation=k` at make) picks one. The simulator is
+    deterministic here (see the module docstring): same seed and commands, same trajectory.
 
     ## Rewards
     The change in ScienceWorld's score (0-100; required and optional sub-goals add to it). A
@@ -173,7 +180,7 @@ class ScienceWorldEnv(TextEnv):
                          extra_info=extra_info, render_mode=render_mode)
         self._simulator = JavaSimulator("ScienceWorld", JAR_PATH,
                                         "scienceworld.runtime.pythonapi.PythonInterface",
-                                        heap=jvm_heap, cwd=BASEPATH)
+                                        heap=jvm_heap, cwd=BASEPATH, options=DETERMINISTIC_HASHES)
 
     @property
     def pid(self) -> int | None:
