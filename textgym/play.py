@@ -122,7 +122,8 @@ def run(args: argparse.Namespace) -> int:
                 for goal in goals:
                     mark = "[green]x[/green]" if goal.done else " "
                     kind = "required" if goal.sequential else "optional"
-                    console.print(f"  [{mark}] {escape(goal.description)} [dim]({kind}, {goal.goal_type})[/dim]")
+                    console.print(f"  [{mark}] {escape(goal.description)} "
+                                  f"[dim]({kind}, {goal.goal_type})[/dim]")
             elif done:
                 console.print("The episode is over: type reset or quit.")
             else:

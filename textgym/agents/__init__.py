@@ -18,7 +18,7 @@ BUILTIN_AGENTS: dict[str, type[Agent]] = {"random": RandomAgent, "oracle": Oracl
 """Agents that need no training, by name."""
 
 
-def _import_object(reference: str) -> Any:
+def import_object(reference: str) -> Any:
     """`package.module:Name` or `path/to/file.py:Name`."""
     target, _, name = reference.rpartition(":")
     if not target or not name:
@@ -54,11 +54,11 @@ def load_agent(reference: str | Path, device: str = "cpu") -> Any:
                                 f"({', '.join(BUILTIN_AGENTS)}), a saved agent directory, or module:Class.")
     if path.exists():
         meta = read_agent_file(path)
-        cls = _import_object(meta["class"])
+        cls = import_object(meta["class"])
         if not (isinstance(cls, type) and issubclass(cls, Agent)):
             raise ValueError(f"{meta['class']} (from {path}) is not a textgym Agent class.")
         return cls.load(path, device=device)
-    obj = _import_object(reference)
+    obj = import_object(reference)
     if isinstance(obj, type):
         takes_device = "device" in inspect.signature(obj).parameters
         obj = obj(device=device) if takes_device else obj()

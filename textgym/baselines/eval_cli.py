@@ -4,7 +4,6 @@ results.json and episodes.csv."""
 from __future__ import annotations
 
 import argparse
-import platform
 import time
 
 from rich.console import Console
@@ -27,10 +26,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from textgym import __version__
     from textgym.agents import load_agent
     from textgym.baselines.evaluate import evaluate, protocol_episodes
-    from textgym.baselines.report import print_table, write_results
+    from textgym.baselines.report import print_table, versions, write_results
 
     if args.num_envs < 1:
         raise ValueError("--num-envs must be at least 1.")
@@ -47,8 +45,7 @@ def run(args: argparse.Namespace) -> int:
     print_table({name: results}, title=f"{protocol.name}: {protocol.description}", console=console)
     if args.out:
         meta = {"protocol": protocol.name, "agent_reference": args.agent, "seed": args.seed,
-                "textgym": __version__, "python": platform.python_version(),
-                "seconds": round(time.perf_counter() - started, 1)}
-        paths = write_results(args.out, name, results, meta)
+                "seconds": round(time.perf_counter() - started, 1), "versions": versions()}
+        paths = write_results(args.out, {name: results}, meta)
         console.print(f"wrote {paths['json']} and {paths['csv']}")
     return 0

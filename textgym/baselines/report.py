@@ -1,8 +1,12 @@
-"""Result files and tables: what `textgym eval` and `textgym bench` write and print."""
+"""Result files and tables: what `textgym eval` and `textgym bench` print and write."""
 
 from __future__ import annotations
 
 import csv
+import importlib.metadata
+import json
+import os
+import platform
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -13,40 +17,104 @@ from rich.table import Table
 from textgym.baselines.evaluate import EpisodeResult, summarize
 from textgym.cache import write_json_atomic
 
+REFERENCE_FILE = Path(__file__).with_name("reference_scores.json")
+_PACKAGES = ("textgym", "scienceworld", "textworld-express", "textworld", "gymnasium", "numpy", "torch",
+             "transformers", "tokenizers", "stable-baselines3", "sb3-contrib", "ray", "py4j")
 
-def score_table(columns: Mapping[str, Sequence[EpisodeResult]], title: str = "") -> Table:
-    """A rich table: one row per env id, one column per agent (mean normalized score, 0-100)."""
+
+def versions() -> dict[str, str]:
+    """Every library version a run depends on, plus Python, the OS, Java and the accelerator."""
+    found = {"python": platform.python_version(), "platform": platform.platform()}
+    for package in _PACKAGES:
+        try:
+            found[package] = importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            found[package] = "not installed"
+    found["java"] = os.environ.get("JAVA_HOME", "") or "java on PATH"
+    try:
+        import torch
+
+        found["accelerator"] = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none (CPU)"
+    except ImportError:
+        found["accelerator"] = "unknown (no torch)"
+    return found
+
+
+def reference_scores(protocol: str) -> list[dict[str, Any]]:
+    """Published scores measured under `protocol` (see reference_scores.json for sources)."""
+    references = json.loads(REFERENCE_FILE.read_text())["references"]
+    return [ref for ref in references if ref["protocol"] == protocol]
+
+
+def table_rows(columns: Mapping[str, Sequence[EpisodeResult]],
+               references: Sequence[Mapping[str, Any]] = ()) -> tuple[list[str], list[list[str]]]:
+    """Header and rows: one row per env id plus "overall", one column per agent, then references.
+
+    Scores are mean normalized scores (0-100); the overall row averages the per-env means.
+    """
+    from textgym.envs.scienceworld import TASKS
+
     summaries = {name: summarize(results) for name, results in columns.items()}
-    rows = list(dict.fromkeys(key for summary in summaries.values() for key in summary))
+    env_ids = list(dict.fromkeys(k for summary in summaries.values() for k in summary if k != "overall"))
+    header = ["env", *columns, *(f"{ref['agent']} (published)" for ref in references)]
+    rows = []
+    for env_id in [*env_ids, "overall"]:
+        cells = [f"{summaries[n][env_id]['score']:.1f}" if env_id in summaries[n] else "-" for n in columns]
+        task_id = TASKS.get(env_id.removeprefix("ScienceWorld/").removesuffix("-v0"), "")
+        for ref in references:
+            value = ref["overall"] if env_id == "overall" else ref["tasks"].get(task_id)
+            cells.append("-" if value is None else f"{value:.1f}")
+        rows.append([env_id.removesuffix("-v0"), *cells])
+    return header, rows
+
+
+def score_table(columns: Mapping[str, Sequence[EpisodeResult]], title: str = "",
+                references: Sequence[Mapping[str, Any]] = ()) -> Table:
+    header, rows = table_rows(columns, references)
     table = Table(title=title or None)
-    table.add_column("env")
-    for name in columns:
-        table.add_column(name, justify="right")
+    for index, name in enumerate(header):
+        table.add_column(name, justify="left" if index == 0 else "right")
     for row in rows:
-        cells = [f"{summaries[n][row]['score']:.1f}" if row in summaries[n] else "-" for n in columns]
-        table.add_row(row.removesuffix("-v0"), *cells, end_section=len(rows) > 1 and row == rows[-2])
+        table.add_row(*row, end_section=len(rows) > 1 and row is rows[-2])
     return table
 
 
 def print_table(columns: Mapping[str, Sequence[EpisodeResult]], title: str = "",
-                console: Console | None = None) -> None:
-    (console or Console()).print(score_table(columns, title))
+                console: Console | None = None, references: Sequence[Mapping[str, Any]] = ()) -> None:
+    (console or Console()).print(score_table(columns, title, references))
 
 
-def write_results(out: str | Path, agent: str, results: Sequence[EpisodeResult],
-                  meta: Mapping[str, Any]) -> dict[str, Path]:
-    """`results.json` (meta, per-env summary, every episode) and `episodes.csv` in `out`."""
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    json_path, csv_path = out / "results.json", out / "episodes.csv"
-    write_json_atomic(json_path, {"meta": dict(meta), "agent": agent, "summary": summarize(results),
-                                  "episodes": [r.to_dict() for r in results]})
-    with csv_path.open("w", newline="") as handle:
-        fields = [f for f in EpisodeResult.__dataclass_fields__ if f != "actions"]
+def markdown_table(columns: Mapping[str, Sequence[EpisodeResult]],
+                   references: Sequence[Mapping[str, Any]] = ()) -> str:
+    header, rows = table_rows(columns, references)
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def write_episodes_csv(path: Path, columns: Mapping[str, Sequence[EpisodeResult]]) -> None:
+    """One row per agent and episode (the actions are in the JSON)."""
+    fields = [f for f in EpisodeResult.__dataclass_fields__ if f != "actions"]
+    with path.open("w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=["agent", *fields])
         writer.writeheader()
-        for result in results:
-            row = result.to_dict()
-            row.pop("actions")
-            writer.writerow({"agent": agent, **row})
-    return {"json": json_path, "csv": csv_path}
+        for agent, results in columns.items():
+            for result in results:
+                row = result.to_dict()
+                row.pop("actions")
+                writer.writerow({"agent": agent, **row})
+
+
+def write_results(out: str | Path, columns: Mapping[str, Sequence[EpisodeResult]],
+                  meta: Mapping[str, Any]) -> dict[str, Path]:
+    """`results.json` (meta, per-agent summaries, every episode with its actions) and `episodes.csv`."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {"json": out / "results.json", "csv": out / "episodes.csv"}
+    write_json_atomic(paths["json"], {
+        "meta": dict(meta),
+        "summary": {agent: summarize(results) for agent, results in columns.items()},
+        "episodes": {agent: [r.to_dict() for r in results] for agent, results in columns.items()},
+    })
+    write_episodes_csv(paths["csv"], columns)
+    return paths

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 
 from textgym.cli import add_lazy_commands
 
@@ -24,4 +25,5 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    return int(args.command_module.run(args) or 0)
+    # `args.command_module` is this module again (the outer `textgym` parser sets it after ours).
+    return int(importlib.import_module(TRAINERS[args.algorithm][0]).run(args) or 0)

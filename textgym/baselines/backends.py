@@ -1,0 +1,93 @@
+"""Where evaluation episodes run: in this process (`local`) or fanned out over a Ray cluster (`ray`).
+
+Both backends take the agent as a *reference* (a built-in name, a saved directory, or
+`module:Class`), because a Ray worker must build its own copy. Each Ray actor holds one agent and
+one env at a time and receives the episodes of one env id in chunks, so a JVM serves many
+episodes. Every episode carries its own seed, so both backends give the same results.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from itertools import groupby
+
+from textgym.baselines.evaluate import EpisodeResult, EpisodeSpec, evaluate
+
+BACKENDS = ("local", "ray")
+
+
+def run_local(agent_reference: str, episodes: Sequence[EpisodeSpec], num_envs: int = 1, device: str = "cpu",
+              on_result: Callable[[EpisodeResult], None] | None = None) -> list[EpisodeResult]:
+    """Evaluate in this process, `num_envs` episodes at a time."""
+    from textgym.agents import load_agent
+
+    agent = load_agent(agent_reference, device=device)
+    return evaluate(agent, episodes, num_envs=num_envs, on_result=on_result)
+
+
+def chunks(episodes: Sequence[EpisodeSpec], size: int) -> list[list[tuple[int, EpisodeSpec]]]:
+    """Consecutive episodes of the same env id, at most `size` per chunk, with their positions."""
+    indexed = list(enumerate(episodes))
+    out = []
+    for _, group in groupby(indexed, key=lambda item: item[1].env_id):
+        group = list(group)
+        out += [group[i : i + size] for i in range(0, len(group), size)]
+    return out
+
+
+def run_ray(agent_reference: str, episodes: Sequence[EpisodeSpec], address: str | None = None,
+            num_workers: int | None = None, device: str = "cpu", chunk_size: int = 4,
+            on_result: Callable[[EpisodeResult], None] | None = None) -> list[EpisodeResult]:
+    """Evaluate on a Ray cluster (`address`; None starts a local Ray instance), one env per actor."""
+    try:
+        import ray
+    except ImportError as error:
+        raise RuntimeError("The ray backend needs Ray: pip install 'textgym[ray]'.") from error
+    from ray.util import ActorPool
+
+    started_here = not ray.is_initialized()
+    if started_here:
+        ray.init(address=address, include_dashboard=False, log_to_driver=False,
+                 **({} if address else {"num_cpus": num_workers}))
+    try:
+        workers = num_workers or max(1, int(ray.available_resources().get("CPU", 1)))
+        actor = ray.remote(num_cpus=1)(_EpisodeWorker)
+        pool = ActorPool([actor.remote(agent_reference, device) for _ in range(workers)])
+        results: dict[int, EpisodeResult] = {}
+        work = chunks(episodes, chunk_size)
+        for chunk_results in pool.map_unordered(lambda a, chunk: a.run.remote(chunk), work):
+            for index, result in chunk_results:
+                results[index] = result
+                if on_result is not None:
+                    on_result(result)
+        return [results[index] for index in sorted(results)]
+    finally:
+        if started_here:
+            ray.shutdown()
+
+
+class _EpisodeWorker:
+    """A Ray actor: one agent, runs chunks of episodes of one env id (the env lives for the chunk)."""
+
+    def __init__(self, agent_reference: str, device: str) -> None:
+        import textgym  # noqa: F401 - registers the env ids in the worker process
+        from textgym.agents import load_agent
+
+        self.agent = load_agent(agent_reference, device=device)
+
+    def run(self, chunk: list[tuple[int, EpisodeSpec]]) -> list[tuple[int, EpisodeResult]]:
+        results = evaluate(self.agent, [spec for _, spec in chunk], num_envs=1)
+        return [(index, result) for (index, _), result in zip(chunk, results, strict=True)]
+
+
+def run_episodes(agent_reference: str, episodes: Sequence[EpisodeSpec], backend: str = "local",
+                 num_envs: int = 1, device: str = "cpu", address: str | None = None,
+                 on_result: Callable[[EpisodeResult], None] | None = None) -> list[EpisodeResult]:
+    """Evaluate with the chosen backend (see the module docstring)."""
+    if backend == "local":
+        return run_local(agent_reference, episodes, num_envs, device, on_result)
+    if backend == "ray":
+        workers = None if address else num_envs  # a cluster's size is its own
+        return run_ray(agent_reference, episodes, address=address, num_workers=workers, device=device,
+                       on_result=on_result)
+    raise ValueError(f"Unknown backend {backend!r}; choose one of {BACKENDS}.")

@@ -1,0 +1,180 @@
+"""`textgym bench`: every bundled baseline, and your own agent, on the same episodes of a protocol.
+
+With no arguments it runs the `quick` protocol on this machine: it trains the default agents at
+small scale the first time (cached under `textgym.cache.cache_dir()/bench`, so later runs only
+evaluate), evaluates them next to the random and oracle agents, prints a per-task table (with
+published numbers where the protocol matches), and writes into the results directory:
+
+- `results.json` (per-agent summaries and every episode with its actions) and `episodes.csv`;
+- `table.md` (the printed table) and `chart.png` (per-task scores per agent);
+- `config.json`: the command line, the protocol, every episode's seed, the training record of
+  each trained baseline, and every library version, so a run can be reproduced.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from textgym.baselines.protocols import PROTOCOLS
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """A bundled agent: either ready to run (`reference`) or trained by a recipe on first use.
+
+    Attributes:
+        name: its column in the table and its name on the command line.
+        description: one line for `--help`.
+        reference: what `load_agent` takes, for agents that need no training.
+        recipe: `module:function` that trains the default agent at small scale (see
+            `textgym.baselines.recipes`) and returns the saved agent directory.
+    """
+
+    name: str
+    description: str
+    reference: str | None = None
+    recipe: str | None = None
+
+
+RESULT_FILES = ("results.json", "episodes.csv", "table.md", "chart.png", "config.json")
+"""What every bench run writes into its results directory."""
+
+BASELINES: dict[str, Baseline] = {b.name: b for b in (
+    Baseline("random", "uniform over the admissible commands", reference="random"),
+    Baseline("oracle", "replays the simulator's gold path (an upper bound)", reference="oracle"),
+)}
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--protocol", default="quick", choices=list(PROTOCOLS), help="default: quick")
+    parser.add_argument("--agents", default=",".join(BASELINES),
+                        help=f"comma list of bundled baselines (default: all of {', '.join(BASELINES)})")
+    parser.add_argument("--agent", action="append", default=[], metavar="REF",
+                        help="your agent: module:Class, path/to/file.py:Class or a saved agent directory "
+                             "(repeatable); it runs on exactly the same episodes")
+    parser.add_argument("--env", action="append", default=None, metavar="ID",
+                        help="only these env ids of the protocol (repeatable)")
+    parser.add_argument("--variations", type=int, default=None, help="first N variations per env")
+    parser.add_argument("--num-envs", type=int, default=2, help="parallel episodes per agent (default: 2)")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
+    parser.add_argument("--seed", type=int, default=0, help="base seed of the episodes and the training")
+    parser.add_argument("--out", default=None,
+                        help="results directory (default: results/bench-PROTOCOL-TIME)")
+    parser.add_argument("--backend", default="local", choices=["local", "ray"],
+                        help="run episodes here, or on a Ray cluster (one env per actor)")
+    parser.add_argument("--address", default=None, help="Ray cluster address (default: start a local Ray)")
+    parser.add_argument("--retrain", action="store_true", help="train the default agents again")
+
+
+def chosen_baselines(names: str) -> list[Baseline]:
+    """The `--agents` list, checked."""
+    chosen = [name.strip() for name in names.split(",") if name.strip()]
+    unknown = [name for name in chosen if name not in BASELINES]
+    if unknown:
+        raise ValueError(f"Unknown baseline(s) {unknown}; the bundled ones are {', '.join(BASELINES)}.")
+    return [BASELINES[name] for name in chosen]
+
+
+def agent_reference(baseline: Baseline, context: Any, log: Callable[[str], None]) -> tuple[str, dict]:
+    """The agent to load for `baseline`, training the default one first if it is not cached yet."""
+    if baseline.reference is not None:
+        return baseline.reference, {}
+    from textgym.agents import import_object
+
+    recipe = import_object(baseline.recipe)
+    directory, record = recipe(context, log)
+    return str(directory), record
+
+
+def chart(path: Path, summaries: Mapping[str, Mapping[str, Mapping[str, float]]]) -> None:
+    """Grouped bars: per env id (and overall), one bar per agent."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    agents = list(summaries)
+    envs = list(dict.fromkeys(env for summary in summaries.values() for env in summary))
+    width = 0.8 / max(1, len(agents))
+    figure, axis = plt.subplots(figsize=(max(6.0, 1.3 * len(envs) + 2), 4.2))
+    for index, agent in enumerate(agents):
+        scores = [summaries[agent].get(env, {}).get("score", 0.0) for env in envs]
+        axis.bar(np.arange(len(envs)) + index * width, scores, width, label=agent)
+    axis.set_xticks(np.arange(len(envs)) + width * (len(agents) - 1) / 2)
+    axis.set_xticklabels([env.split("/")[-1].removesuffix("-v0") for env in envs], rotation=30, ha="right",
+                         fontsize=8)
+    axis.set_ylabel("mean score (0-100)")
+    axis.set_ylim(0, 105)
+    axis.legend(fontsize=8, ncol=min(4, len(agents)))
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+
+
+def run(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from textgym.baselines.backends import run_episodes
+    from textgym.baselines.evaluate import protocol_episodes, summarize
+    from textgym.baselines.protocols import get_protocol
+    from textgym.baselines.recipes import BenchContext
+    from textgym.baselines.report import (
+        markdown_table,
+        print_table,
+        reference_scores,
+        versions,
+        write_results,
+    )
+    from textgym.cache import write_json_atomic
+
+    if args.num_envs < 1:
+        raise ValueError("--num-envs must be at least 1.")
+    started = time.perf_counter()
+    console = Console()
+    protocol = get_protocol(args.protocol)
+    baselines = chosen_baselines(args.agents)
+    episodes = protocol_episodes(protocol, args.env, args.variations, base_seed=args.seed)
+    out = Path(args.out or f"results/bench-{protocol.name}-{datetime.now():%Y%m%d-%H%M%S}")
+    console.print(f"[bold]textgym bench[/bold]: {protocol.name} ({protocol.description}); "
+                  f"{len(episodes)} episodes per agent; results in {out}")
+
+    context = BenchContext(protocol=protocol, env_ids=tuple(dict.fromkeys(e.env_id for e in episodes)),
+                           device=args.device, seed=args.seed, retrain=args.retrain)
+    agents: dict[str, str] = {}
+    training: dict[str, dict] = {}
+    for baseline in baselines:
+        agents[baseline.name], training[baseline.name] = agent_reference(baseline, context, console.print)
+    for reference in args.agent:
+        agents[Path(reference).name if Path(reference).exists() else reference.rpartition(":")[2]] = reference
+
+    columns = {}
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console) as progress:
+        for name, reference in agents.items():
+            bar = progress.add_task(f"{name:<10}", total=len(episodes))
+            columns[name] = run_episodes(reference, episodes, args.backend, num_envs=args.num_envs,
+                                         device=args.device, address=args.address,
+                                         on_result=lambda _, bar=bar: progress.advance(bar))
+
+    references = reference_scores(protocol.name)
+    title = f"{protocol.name}: {protocol.description} (mean score, 0-100)"
+    print_table(columns, title=title, console=console, references=references)
+    write_results(out, columns, {"protocol": protocol.name})
+    (out / "table.md").write_text(f"### {title}\n\n" + markdown_table(columns, references))
+    chart(out / "chart.png", {name: summarize(results) for name, results in columns.items()})
+    write_json_atomic(out / "config.json", {
+        "command": vars(args) | {"command_module": None}, "protocol": asdict(protocol),
+        "episodes": [asdict(e) for e in episodes], "agents": agents, "training": training,
+        "seconds": round(time.perf_counter() - started, 1), "versions": versions(),
+    })
+    seconds = time.perf_counter() - started
+    console.print(f"wrote {', '.join(RESULT_FILES)} into {out} ({seconds:.0f} s in all)")
+    return 0
