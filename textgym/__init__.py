@@ -16,9 +16,10 @@ from textgym.envs import (
     registered_ids,
 )
 from textgym.envs.scienceworld import SCIENCEWORLD_VERSION
+from textgym.envs.textworld_express import TEXTWORLD_EXPRESS_VERSION
 
 __version__ = "0.1.0"
-__all__ = ["SCIENCEWORLD_VERSION", "JavaNotFoundError", "SimulatorCrashedError", "Subgoal",
-           "TextEnv", "__version__", "register_textgym_envs", "registered_ids"]
+__all__ = ["SCIENCEWORLD_VERSION", "TEXTWORLD_EXPRESS_VERSION", "JavaNotFoundError", "SimulatorCrashedError",
+           "Subgoal", "TextEnv", "__version__", "register_textgym_envs", "registered_ids"]
 
 register_textgym_envs()

@@ -52,9 +52,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _version() -> str:
-    from textgym import SCIENCEWORLD_VERSION, __version__
+    from textgym import SCIENCEWORLD_VERSION, TEXTWORLD_EXPRESS_VERSION, __version__
 
-    return f"textgym {__version__} (scienceworld {SCIENCEWORLD_VERSION})"
+    return (f"textgym {__version__} (scienceworld {SCIENCEWORLD_VERSION}, "
+            f"textworld-express {TEXTWORLD_EXPRESS_VERSION})")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -121,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
                     console.print("This env exposes no sub-goals.")
                 for goal in goals:
                     mark = "[green]x[/green]" if goal.done else " "
-                    kind = "required" if goal.sequential else "optional"
+                    kind = "in order" if goal.sequential else "unordered or optional"
                     console.print(f"  [{mark}] {escape(goal.description)} "
                                   f"[dim]({kind}, {goal.goal_type})[/dim]")
             elif done:

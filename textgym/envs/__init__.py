@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import gymnasium as gym
 
-from textgym.envs import scienceworld
+from textgym.envs import scienceworld, textworld_express, textworld_games
 from textgym.envs.base import SPLITS, Subgoal, TextEnv, Transition
 from textgym.envs.jvm import JavaNotFoundError, SimulatorCrashedError
 from textgym.envs.scienceworld import ScienceWorldEnv
+from textgym.envs.textworld import TextWorldEnv
+from textgym.envs.textworld_express import TextWorldExpressEnv
 
 __all__ = ["SPLITS", "JavaNotFoundError", "ScienceWorldEnv", "SimulatorCrashedError", "Subgoal",
-           "TextEnv", "Transition", "register_textgym_envs", "registered_ids"]
+           "TextEnv", "TextWorldEnv", "TextWorldExpressEnv", "Transition", "register_textgym_envs",
+           "registered_ids"]
 
 DEFAULT_MAX_EPISODE_STEPS = 100
 """Agent commands per episode, the limit of the papers' protocols."""
@@ -32,6 +35,17 @@ def register_textgym_envs() -> None:
     # ---------------------------------------------------------------------------------------
     for task in scienceworld.TASKS:
         _register(f"ScienceWorld/{task}-v0", "textgym.envs.scienceworld:ScienceWorldEnv", task=task)
+
+    # TextWorldExpress: the 8 games of textworld-express, game parameters as make keywords.
+    # ---------------------------------------------------------------------------------------
+    for game in textworld_express.GAMES:
+        _register(f"TextWorldExpress/{game}-v0", "textgym.envs.textworld_express:TextWorldExpressEnv",
+                  game=game)
+
+    # TextWorld: games made by TextWorld's own generators (`tw-make` challenges), cached on disk.
+    # ---------------------------------------------------------------------------------------
+    for challenge in textworld_games.CHALLENGES:
+        _register(f"TextWorld/{challenge}-v0", "textgym.envs.textworld:TextWorldEnv", challenge=challenge)
 
 
 def registered_ids(family: str | None = None) -> list[str]:
