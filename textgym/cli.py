@@ -1,7 +1,8 @@
 """`textgym`: play an env, build data, train baselines, evaluate agents, run the benchmark.
 
 Each command lives in its own module with `configure(parser)` and `run(args) -> int`, imported
-only when used, so `textgym play` starts without loading torch.
+only when used, so `textgym play` starts without loading torch. A group of commands (`train`,
+`data`) is a module whose `configure` adds its own lazy sub-commands; the innermost module runs.
 """
 
 from __future__ import annotations
@@ -34,9 +35,9 @@ def add_lazy_commands(parser: argparse.ArgumentParser, table: dict[str, tuple[st
             module = importlib.import_module(table[name][0])
             sub = argparse.ArgumentParser(prog=f"{parser.prog} {name}", description=table[name][1])
             module.configure(sub)
-            sub.parse_args(rest, namespace)
             setattr(namespace, dest, name)
-            namespace.command_module = module
+            namespace.command_module = module  # a nested group's own sub-command replaces it below
+            sub.parse_args(rest, namespace)
 
     parser.epilog = (f"{dest}s:\n" + "\n".join(f"  {n:<18} {h}" for n, (_, h) in table.items())
                      + f"\n\n`{parser.prog} {dest.upper()} --help` lists its options.")

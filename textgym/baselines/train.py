@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 
 from textgym.cli import add_lazy_commands
 
@@ -23,7 +22,3 @@ TRAINERS: dict[str, tuple[str, str]] = {
 def configure(parser: argparse.ArgumentParser) -> None:
     add_lazy_commands(parser, TRAINERS, dest="algorithm")
 
-
-def run(args: argparse.Namespace) -> int:
-    # `args.command_module` is this module again (the outer `textgym` parser sets it after ours).
-    return int(importlib.import_module(TRAINERS[args.algorithm][0]).run(args) or 0)

@@ -36,6 +36,7 @@ class GoldStep(TypedDict):
     done: bool               # the episode ended with it
     subgoals_completed: list[str]  # descriptions of the simulator sub-goals it completed
     valid_action_count: int  # admissible commands before it
+    subgoals: list[dict[str, Any]]  # the simulator's sub-goal progress after it (`Subgoal.to_dict()`)
 
 
 class AnnotatedStep(GoldStep):
