@@ -103,18 +103,40 @@ def read_agent_file(directory: Path) -> dict[str, Any]:
     return meta
 
 
-class RandomAgent(Agent):
+class SeededAgent(Agent):
+    """Base of agents that sample. Every slot has a numpy generator (`rngs[slot]`) and a torch one
+    (`torch_generator(slot)`), both re-seeded by `reset_env(slot, seed)`, so an episode's choices
+    depend on its seed only, not on which slot, process or backend runs it."""
+
+    def reset(self, num_envs: int = 1) -> None:
+        super().reset(num_envs)
+        self.rngs = [np.random.default_rng() for _ in range(num_envs)]
+        self._seeds: list[int | None] = [None] * num_envs
+        self._torch_generators: list[Any] = [None] * num_envs
+
+    def reset_env(self, slot: int, seed: int | None = None) -> None:
+        self.rngs[slot] = np.random.default_rng(seed)
+        self._seeds[slot], self._torch_generators[slot] = seed, None
+
+    def torch_generator(self, slot: int) -> Any:
+        """The slot's `torch.Generator` (made on first use: agents without torch never import it)."""
+        if self._torch_generators[slot] is None:
+            import torch
+
+            generator = torch.Generator()
+            if self._seeds[slot] is None:
+                generator.seed()
+            else:
+                generator.manual_seed(self._seeds[slot])
+            self._torch_generators[slot] = generator
+        return self._torch_generators[slot]
+
+
+class RandomAgent(SeededAgent):
     """Uniform over the admissible commands (the ScienceWorld paper's "Rand-Valid" baseline)."""
 
     name = "random"
     required_info = ("admissible_commands",)
-
-    def reset(self, num_envs: int = 1) -> None:
-        super().reset(num_envs)
-        self._rngs = [np.random.default_rng() for _ in range(num_envs)]
-
-    def reset_env(self, slot: int, seed: int | None = None) -> None:
-        self._rngs[slot] = np.random.default_rng(seed)
 
     def act_batch(self, observations: Sequence[str], infos: Sequence[dict[str, Any]],
                   slots: Sequence[int] | None = None) -> list[str]:
@@ -125,7 +147,7 @@ class RandomAgent(Agent):
             if not commands:
                 raise ValueError("RandomAgent needs info['admissible_commands']: make the env with "
                                  "admissible_commands=True.")
-            actions.append(str(commands[self._rngs[slot].integers(len(commands))]))
+            actions.append(str(commands[self.rngs[slot].integers(len(commands))]))
         return actions
 
 

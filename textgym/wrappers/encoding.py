@@ -200,23 +200,32 @@ def encoder_from_config(config: Mapping[str, Any], tokenizer: Any = None, device
     raise ValueError(f"Unknown encoder kind {kind!r}; choose 'tokens' or 'minilm'.")
 
 
-def build_env_tokenizer(env: gym.Env, episodes: int = 4, steps: int = 20, seed: int = 0) -> Any:
-    """A word tokenizer over text the env itself produces (`build_word_tokenizer`).
+def build_env_tokenizer(envs: gym.Env | Sequence[gym.Env], episodes: int = 4, steps: int = 20,
+                        seed: int = 0) -> Any:
+    """A word tokenizer over text the envs themselves produce (`build_word_tokenizer`).
 
-    It plays `episodes` episodes of `steps` random admissible commands (variations drawn from the
-    env's split with `seed`) and reads every observation, task text, look, inventory and
-    admissible command on the way; the admissible commands name every object in reach, so a few
-    short episodes cover most of a task's words. Words seen only in other splits (ScienceWorld's
-    unseen test substances) become `<unk>`. The env is left mid-episode: reset it before use.
+    In each env it plays `episodes` episodes of `steps` random admissible commands (variations
+    drawn from the env's split with `seed`) and reads every observation, task text, look,
+    inventory and admissible command on the way; the admissible commands name every object in
+    reach, so a few short episodes cover most of a task's words. Words seen only in other splits
+    (ScienceWorld's unseen test substances) become `<unk>`. The envs are left mid-episode: reset
+    them before use.
     """
     from textgym.data.tokenizer import build_word_tokenizer
 
+    texts: list[str] = []
+    for env in [envs] if isinstance(envs, gym.Env) else envs:
+        texts += _random_play_texts(env, _positive_int("episodes", episodes), steps, seed)
+    return build_word_tokenizer(texts)
+
+
+def _random_play_texts(env: gym.Env, episodes: int, steps: int, seed: int) -> list[str]:
     base = env.unwrapped
     if not isinstance(base, TextEnv):
         raise TypeError(f"build_env_tokenizer reads textgym envs; got {type(base).__name__}.")
     rng = np.random.default_rng(seed)
     texts: list[str] = []
-    for episode in range(_positive_int("episodes", episodes)):
+    for episode in range(episodes):
         observation, info = base.reset(seed=seed + episode)
         texts.append(info["task"])
         for _ in range(steps + 1):
@@ -228,7 +237,7 @@ def build_env_tokenizer(env: gym.Env, episodes: int = 4, steps: int = 20, seed: 
             if terminated:
                 texts.append(observation)
                 break
-    return build_word_tokenizer(texts)
+    return texts
 
 
 def check_fields(fields: Any) -> tuple[str, ...]:

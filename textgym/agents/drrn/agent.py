@@ -7,10 +7,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
-from textgym.agents.base import Agent, read_agent_file
+from textgym.agents.base import SeededAgent, read_agent_file
 from textgym.agents.drrn.model import DRRN, sample_actions, to_tensors
 from textgym.wrappers.candidates import DEFAULT_MAX_CANDIDATES, check_max_candidates
 from textgym.wrappers.encoding import EncodeDict, TokenIdEncoder, agent_states, check_fields
@@ -18,7 +17,7 @@ from textgym.wrappers.encoding import EncodeDict, TokenIdEncoder, agent_states, 
 DEFAULT_FIELDS = ("observation", "look", "inventory", "task")
 
 
-class DRRNAgent(Agent):
+class DRRNAgent(SeededAgent):
     """DRRN (He et al., 2016; the ScienceWorld paper's RL baseline) over the admissible commands.
 
     Each state keeps up to `max_candidates` admissible commands (the `CandidateActions` policy)
@@ -64,28 +63,14 @@ class DRRNAgent(Agent):
                           candidate_encoder=self.candidate_encoder)
 
     # ------------------------------------------------------------------ Agent API
-    def reset(self, num_envs: int = 1) -> None:
-        super().reset(num_envs)
-        self._rngs = [np.random.default_rng() for _ in range(num_envs)]
-        self._generators = [torch.Generator() for _ in range(num_envs)]
-        for generator in self._generators:
-            generator.seed()
-
-    def reset_env(self, slot: int, seed: int | None = None) -> None:
-        self._rngs[slot] = np.random.default_rng(seed)
-        if seed is None:
-            self._generators[slot].seed()
-        else:
-            self._generators[slot].manual_seed(seed)
-
     def act_batch(self, observations: Sequence[str], infos: Sequence[dict[str, Any]],
                   slots: Sequence[int] | None = None) -> list[str]:
         slots = list(range(len(infos)) if slots is None else slots)
         states, candidates = agent_states(self.encoder, self.fields, observations, infos, self.max_candidates,
-                                          [self._rngs[s] for s in slots], self.candidate_encoder)
+                                          [self.rngs[s] for s in slots], self.candidate_encoder)
         with torch.inference_mode():
             q = self.network(to_tensors(states, self.device))
-            picks = sample_actions(q, self.temperature, [self._generators[s] for s in slots])
+            picks = sample_actions(q, self.temperature, [self.torch_generator(s) for s in slots])
         return [commands[i] for commands, i in zip(candidates, picks.tolist(), strict=True)]
 
     # ------------------------------------------------------------------ persistence

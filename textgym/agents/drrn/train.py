@@ -21,13 +21,13 @@ from typing import Any
 
 import numpy as np
 
-from textgym.agents.ppo.runs import (
+from textgym.agents.rl_training import (
     EpisodeLog,
     add_run_arguments,
     check_run_arguments,
-    env_factory,
-    make_kwargs,
+    env_factories,
     run_directory,
+    run_tokenizer,
     write_summary,
 )
 
@@ -85,7 +85,6 @@ def run(args: argparse.Namespace) -> int:
 
     from textgym.agents.drrn.agent import DRRNAgent
     from textgym.agents.drrn.model import sample_actions, to_tensors
-    from textgym.wrappers.encoding import build_env_tokenizer
 
     check_run_arguments(args)
     for name in ("batch_size", "buffer_size", "max_length", "candidate_length", "hidden_dim", "embedding_dim",
@@ -98,10 +97,8 @@ def run(args: argparse.Namespace) -> int:
     np.random.seed(args.seed)
     torch.manual_seed(args.seed)
 
-    # Vocabulary from the env's own text, then the agent (network + encoders) that we train.
-    kwargs = make_kwargs(args)
-    with gym.make(args.env, disable_env_checker=True, **kwargs) as probe:
-        tokenizer = build_env_tokenizer(probe, episodes=args.tokenizer_episodes, seed=args.seed)
+    # Vocabulary from the envs' own text, then the agent (network + encoders) that we train.
+    tokenizer = run_tokenizer(args, episodes=args.tokenizer_episodes)
     agent = DRRNAgent(tokenizer, max_candidates=args.max_candidates, max_length=args.max_length,
                       candidate_length=args.candidate_length, embedding_dim=args.embedding_dim,
                       hidden_dim=args.hidden_dim, temperature=args.temperature, device=args.device)
@@ -110,17 +107,15 @@ def run(args: argparse.Namespace) -> int:
 
     # Parallel envs, one process (and JVM) each; SAME_STEP autoreset hands back the next episode's
     # first state at once, and the finished episode's last state and info in `final_obs`/`final_info`.
-    envs = gym.vector.AsyncVectorEnv(
-        [env_factory(args.env, kwargs, args.max_candidates, args.reward_scale, agent.wrap)
-         for _ in range(args.num_envs)],
-        autoreset_mode=gym.vector.AutoresetMode.SAME_STEP, context="forkserver")
+    envs = gym.vector.AsyncVectorEnv(env_factories(args, agent.wrap),
+                                     autoreset_mode=gym.vector.AutoresetMode.SAME_STEP, context="forkserver")
     buffer = ReplayBuffer(envs.single_observation_space, args.buffer_size, np.random.default_rng(args.seed))
     writer = SummaryWriter(str(out))
     log = EpisodeLog(out, writer)
     lengths = np.zeros(args.num_envs, dtype=np.int64)
     obs, _ = envs.reset(seed=args.seed)
     started, last_checkpoint = time.perf_counter(), 0
-    bar = tqdm(total=args.total_steps, desc=f"drrn {args.env}", unit="step", dynamic_ncols=True)
+    bar = tqdm(total=args.total_steps, desc=f"drrn {' '.join(args.env)}", unit="step", dynamic_ncols=True)
     try:
         step = 0
         while step < args.total_steps:

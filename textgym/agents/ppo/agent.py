@@ -7,10 +7,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
-from textgym.agents.base import Agent, read_agent_file
+from textgym.agents.base import SeededAgent, read_agent_file
 from textgym.agents.drrn.model import sample_actions
 from textgym.wrappers.candidates import DEFAULT_MAX_CANDIDATES, check_max_candidates
 from textgym.wrappers.encoding import EncodeDict, TextEncoder, agent_states, check_fields, encoder_from_config
@@ -18,7 +17,7 @@ from textgym.wrappers.encoding import EncodeDict, TextEncoder, agent_states, che
 DEFAULT_FIELDS = ("observation", "task", "look", "inventory")
 
 
-class PPOAgent(Agent):
+class PPOAgent(SeededAgent):
     """Picks among up to K admissible commands with a MaskablePPO `MultiInputPolicy`.
 
     The agent rebuilds exactly the observation the policy was trained on (the `EncodeDict` fields,
@@ -56,20 +55,6 @@ class PPOAgent(Agent):
         """`env` (already in `CandidateActions`) encoded the way this agent reads states."""
         return EncodeDict(env, self.encoder, self.fields, candidates=True)
 
-    def reset(self, num_envs: int = 1) -> None:
-        super().reset(num_envs)
-        self._rngs = [np.random.default_rng() for _ in range(num_envs)]
-        self._generators = [torch.Generator() for _ in range(num_envs)]
-        for generator in self._generators:
-            generator.seed()
-
-    def reset_env(self, slot: int, seed: int | None = None) -> None:
-        self._rngs[slot] = np.random.default_rng(seed)
-        if seed is None:
-            self._generators[slot].seed()
-        else:
-            self._generators[slot].manual_seed(seed)
-
     def act_batch(self, observations: Sequence[str], infos: Sequence[dict[str, Any]],
                   slots: Sequence[int] | None = None) -> list[str]:
         if self.model is None:
@@ -77,14 +62,14 @@ class PPOAgent(Agent):
                              "saved agent.")
         slots = list(range(len(infos)) if slots is None else slots)
         states, candidates = agent_states(self.encoder, self.fields, observations, infos, self.max_candidates,
-                                          [self._rngs[s] for s in slots])
+                                          [self.rngs[s] for s in slots])
         policy = self.model.policy
         with torch.inference_mode():
             tensors, _ = policy.obs_to_tensor(states)
             logits = policy.get_distribution(tensors, action_masks=states["action_mask"].astype(bool)
                                              ).distribution.logits
             picks = sample_actions(logits, 0.0 if self.deterministic else 1.0,
-                                   [self._generators[s] for s in slots])
+                                   [self.torch_generator(s) for s in slots])
         return [commands[i] for commands, i in zip(candidates, picks.tolist(), strict=True)]
 
     # ------------------------------------------------------------------ persistence

@@ -17,13 +17,13 @@ import argparse
 import os
 import time
 
-from textgym.agents.ppo.runs import (
+from textgym.agents.rl_training import (
     EpisodeLog,
     add_run_arguments,
     check_run_arguments,
-    env_factory,
-    make_kwargs,
+    env_factories,
     run_directory,
+    run_tokenizer,
     write_summary,
 )
 
@@ -44,14 +44,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import gymnasium as gym
     import torch
     from sb3_contrib import MaskablePPO
     from stable_baselines3.common.callbacks import BaseCallback
     from stable_baselines3.common.vec_env import SubprocVecEnv, VecMonitor
 
     from textgym.agents.ppo.agent import PPOAgent
-    from textgym.wrappers.encoding import MiniLMEncoder, TokenIdEncoder, build_env_tokenizer, check_fields
+    from textgym.wrappers.encoding import MiniLMEncoder, TokenIdEncoder, check_fields
 
     check_run_arguments(args)
     fields = check_fields([f.strip() for f in args.fields.split(",") if f.strip()])
@@ -61,17 +60,12 @@ def run(args: argparse.Namespace) -> int:
     out = run_directory(args, "ppo")
     torch.set_num_threads(args.threads)
     os.environ["OMP_NUM_THREADS"] = str(args.threads)  # the env processes encode text with torch too
-    kwargs = make_kwargs(args)
-
     if args.encoder == "tokens":
-        with gym.make(args.env, disable_env_checker=True, **kwargs) as probe:
-            encoder = TokenIdEncoder(build_env_tokenizer(probe, seed=args.seed), args.max_length)
+        encoder = TokenIdEncoder(run_tokenizer(args), args.max_length)
     else:
         encoder = MiniLMEncoder()
     agent = PPOAgent(encoder, fields, args.max_candidates, device=args.device)
-    envs = VecMonitor(SubprocVecEnv(
-        [env_factory(args.env, kwargs, args.max_candidates, args.reward_scale, agent.wrap)
-         for _ in range(args.num_envs)], start_method="forkserver"))
+    envs = VecMonitor(SubprocVecEnv(env_factories(args, agent.wrap), start_method="forkserver"))
     envs.seed(args.seed)
     model = MaskablePPO("MultiInputPolicy", envs, n_steps=args.n_steps, batch_size=args.batch_size,
                         n_epochs=args.n_epochs, learning_rate=args.learning_rate, gamma=args.gamma,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import itertools
 import json
 import time
 from collections.abc import Callable
@@ -20,11 +21,14 @@ import gymnasium as gym
 
 from textgym.wrappers.candidates import CandidateActions, check_max_candidates
 
+DEFAULT_ENV = "ScienceWorld/find-living-thing-v0"
+
 
 def add_run_arguments(parser: argparse.ArgumentParser, total_steps: int, num_envs: int) -> None:
     """Options every RL trainer takes."""
-    parser.add_argument("--env", default="ScienceWorld/find-living-thing-v0",
-                        help="any registered textgym id (default: %(default)s)")
+    parser.add_argument("--env", action="append", default=None, metavar="ID",
+                        help=f"a registered textgym id; repeat it for one multi-task run, the ids taking "
+                             f"turns over the parallel envs (default: {DEFAULT_ENV})")
     parser.add_argument("--total-steps", type=int, default=total_steps,
                         help="env steps over all envs (default: %(default)s)")
     parser.add_argument("--num-envs", type=int, default=num_envs,
@@ -50,8 +54,13 @@ def check_run_arguments(args: argparse.Namespace) -> None:
     """Clear errors for bad numbers before any env starts."""
     import textgym
 
-    if args.env not in textgym.registered_ids():
-        raise ValueError(f"Unknown env {args.env!r}: `textgym.registered_ids()` lists the ids.")
+    args.env = args.env or [DEFAULT_ENV]
+    for env_id in args.env:
+        if env_id not in textgym.registered_ids():
+            raise ValueError(f"Unknown env {env_id!r}: `textgym.registered_ids()` lists the ids.")
+    if args.num_envs < len(args.env):
+        raise ValueError(f"--num-envs ({args.num_envs}) must be at least the number of --env ids "
+                         f"({len(args.env)}), so that every id gets an env.")
     for name in ("total_steps", "num_envs", "max_episode_steps", "checkpoint_every", "threads"):
         if getattr(args, name) < 1:
             raise ValueError(f"--{name.replace('_', '-')} must be at least 1.")
@@ -61,16 +70,17 @@ def check_run_arguments(args: argparse.Namespace) -> None:
 
 
 def run_directory(args: argparse.Namespace, algorithm: str) -> Path:
-    out = Path(args.out or Path("runs") / algorithm / f"{args.env.replace('/', '-')}-s{args.seed}")
+    name = args.env[0].replace("/", "-") + (f"+{len(args.env) - 1}" if len(args.env) > 1 else "")
+    out = Path(args.out or Path("runs") / algorithm / f"{name}-s{args.seed}")
     out.mkdir(parents=True, exist_ok=True)
     (out / "args.json").write_text(json.dumps(vars(args), indent=2, default=str))
     return out
 
 
-def make_kwargs(args: argparse.Namespace) -> dict[str, Any]:
-    """`gym.make` keywords of the training envs."""
+def make_kwargs(args: argparse.Namespace, env_id: str) -> dict[str, Any]:
+    """`gym.make` keywords of the training envs of `env_id`."""
     kwargs: dict[str, Any] = {"split": args.split, "max_episode_steps": args.max_episode_steps}
-    if args.env.startswith("ScienceWorld/"):
+    if env_id.startswith("ScienceWorld/"):
         kwargs["simplification"] = None if args.simplification == "none" else args.simplification
     return {**kwargs, **args.env_kwargs}
 
@@ -88,6 +98,26 @@ def env_factory(env_id: str, kwargs: dict[str, Any], max_candidates: int, reward
         return wrap(CandidateActions(env, max_candidates))
 
     return make
+
+
+def env_factories(args: argparse.Namespace,
+                  wrap: Callable[[gym.Env], gym.Env]) -> list[Callable[[], gym.Env]]:
+    """One thunk per parallel env; the `--env` ids take turns."""
+    ids = itertools.islice(itertools.cycle(args.env), args.num_envs)
+    return [env_factory(env_id, make_kwargs(args, env_id), args.max_candidates, args.reward_scale, wrap)
+            for env_id in ids]
+
+
+def run_tokenizer(args: argparse.Namespace, episodes: int = 4) -> Any:
+    """A word tokenizer over text that the run's envs produce (see `build_env_tokenizer`)."""
+    from textgym.wrappers.encoding import build_env_tokenizer
+
+    probes = [gym.make(env_id, disable_env_checker=True, **make_kwargs(args, env_id)) for env_id in args.env]
+    try:
+        return build_env_tokenizer(probes, episodes=episodes, seed=args.seed)
+    finally:
+        for probe in probes:
+            probe.close()
 
 
 class EpisodeLog:
