@@ -12,8 +12,7 @@ from collections.abc import Callable, Sequence
 from itertools import groupby
 
 from textgym.baselines.evaluate import EpisodeResult, EpisodeSpec, evaluate
-
-BACKENDS = ("local", "ray")
+from textgym.distributed import check_backend, ray_session
 
 
 def run_local(agent_reference: str, episodes: Sequence[EpisodeSpec], num_envs: int = 1, device: str = "cpu",
@@ -39,17 +38,9 @@ def run_ray(agent_reference: str, episodes: Sequence[EpisodeSpec], address: str 
             num_workers: int | None = None, device: str = "cpu", chunk_size: int = 4,
             on_result: Callable[[EpisodeResult], None] | None = None) -> list[EpisodeResult]:
     """Evaluate on a Ray cluster (`address`; None starts a local Ray instance), one env per actor."""
-    try:
-        import ray
-    except ImportError as error:
-        raise RuntimeError("The ray backend needs Ray: pip install 'textgym[ray]'.") from error
-    from ray.util import ActorPool
+    with ray_session(address, num_workers) as ray:
+        from ray.util import ActorPool
 
-    started_here = not ray.is_initialized()
-    if started_here:
-        ray.init(address=address, include_dashboard=False, log_to_driver=False,
-                 **({} if address else {"num_cpus": num_workers}))
-    try:
         workers = num_workers or max(1, int(ray.available_resources().get("CPU", 1)))
         actor = ray.remote(num_cpus=1)(_EpisodeWorker)
         pool = ActorPool([actor.remote(agent_reference, device) for _ in range(workers)])
@@ -61,9 +52,6 @@ def run_ray(agent_reference: str, episodes: Sequence[EpisodeSpec], address: str 
                 if on_result is not None:
                     on_result(result)
         return [results[index] for index in sorted(results)]
-    finally:
-        if started_here:
-            ray.shutdown()
 
 
 class _EpisodeWorker:
@@ -84,10 +72,8 @@ def run_episodes(agent_reference: str, episodes: Sequence[EpisodeSpec], backend:
                  num_envs: int = 1, device: str = "cpu", address: str | None = None,
                  on_result: Callable[[EpisodeResult], None] | None = None) -> list[EpisodeResult]:
     """Evaluate with the chosen backend (see the module docstring)."""
-    if backend == "local":
+    if check_backend(backend) == "local":
         return run_local(agent_reference, episodes, num_envs, device, on_result)
-    if backend == "ray":
-        workers = None if address else num_envs  # a cluster's size is its own
-        return run_ray(agent_reference, episodes, address=address, num_workers=workers, device=device,
-                       on_result=on_result)
-    raise ValueError(f"Unknown backend {backend!r}; choose one of {BACKENDS}.")
+    workers = None if address else num_envs  # a cluster's size is its own
+    return run_ray(agent_reference, episodes, address=address, num_workers=workers, device=device,
+                   on_result=on_result)

@@ -20,6 +20,7 @@ import contextlib
 import multiprocessing
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ import orjson
 
 from textgym.cache import read_json, write_bytes_atomic, write_json_atomic
 from textgym.data.records import GoldStep
+from textgym.distributed import BACKENDS, check_backend, ray_session
 from textgym.envs import SPLITS, TextEnv, registered_ids
 from textgym.envs.base import closest
 
@@ -174,15 +176,16 @@ class EpisodeJob:
 _worker_env: dict[str, Any] = {}  # the one env of a worker process: {"key": ..., "env": ...}
 
 
-def run_job(job: EpisodeJob) -> tuple[EpisodeJob, int, bool]:
-    """Replay one episode in this process's env (made, or replaced when the id changes) and write it."""
+def run_job(job: EpisodeJob) -> tuple[EpisodeJob, list[GoldStep]]:
+    """Replay one episode in this process's env (made, or replaced when the id changes).
+
+    The records go back to the caller, which writes them: on a Ray cluster the worker may be on
+    another machine than the dataset folder."""
     key = (job.env_id, repr(sorted(job.kwargs.items())))
     if _worker_env.get("key") != key:
         close_worker_env()
         _worker_env.update(key=key, env=gym.make(job.env_id, **job.kwargs))
-    records = replay_gold(_worker_env["env"].unwrapped, job.env_id, job.variation)
-    write_episode(job.path, records)
-    return job, len(records), bool(records and records[-1]["won"])
+    return job, replay_gold(_worker_env["env"].unwrapped, job.env_id, job.variation)
 
 
 def close_worker_env() -> None:
@@ -222,10 +225,12 @@ def plan_jobs(env_ids: Sequence[str], split: str, max_variations: int | None, ou
 
 def build_gold(env_ids: Sequence[str], out: str | Path, *, split: str = "train",
                max_variations: int | None = None, workers: int = 1, simplification: str | None = "easy",
-               progress: bool = True) -> dict[str, int]:
+               progress: bool = True, backend: str = "local", address: str | None = None) -> dict[str, int]:
     """Write the gold episodes of `env_ids` under `out`, skipping those already there.
 
-    Returns counts: episodes planned, skipped (already done), written, steps written, and won.
+    `backend="ray"` replays the episodes as tasks on a Ray cluster (`address`; None starts a local
+    Ray with `workers` CPUs) instead of in local worker processes. Returns counts: episodes
+    planned, skipped (already done), written, steps written, and won.
     """
     from textgym import SCIENCEWORLD_VERSION, __version__
 
@@ -239,16 +244,28 @@ def build_gold(env_ids: Sequence[str], out: str | Path, *, split: str = "train",
                          "env_ids": list(env_ids)})
     todo = [job for job in jobs if not job.path.exists()]
     counts = {"planned": len(jobs), "skipped": len(jobs) - len(todo), "written": 0, "steps": 0, "won": 0}
+    run_jobs = _run_jobs if check_backend(backend) == "local" else partial(_run_jobs_on_ray, address=address)
     with progress_bar(progress, len(jobs), counts["skipped"], f"gold paths -> {out}") as advance:
-        for _, steps, won in _run_jobs(todo, workers):
+        for job, records in run_jobs(todo, workers):
+            write_episode(job.path, records)
             counts["written"] += 1
-            counts["steps"] += steps
-            counts["won"] += won
+            counts["steps"] += len(records)
+            counts["won"] += bool(records and records[-1]["won"])
             advance()
     return counts
 
 
-def _run_jobs(jobs: list[EpisodeJob], workers: int) -> Iterator[tuple[EpisodeJob, int, bool]]:
+def _run_jobs_on_ray(jobs: list[EpisodeJob], workers: int,
+                     address: str | None) -> Iterator[tuple[EpisodeJob, list[GoldStep]]]:
+    with ray_session(address, None if address else workers) as ray:
+        remote = ray.remote(num_cpus=1)(run_job)
+        pending = [remote.remote(job) for job in jobs]
+        while pending:
+            done, pending = ray.wait(pending)
+            yield ray.get(done[0])
+
+
+def _run_jobs(jobs: list[EpisodeJob], workers: int) -> Iterator[tuple[EpisodeJob, list[GoldStep]]]:
     if workers == 1 or len(jobs) <= 1:
         try:
             yield from map(run_job, jobs)
@@ -295,6 +312,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="ScienceWorld simplification (default: easy, the papers' setting; "
                              "'none' for none)")
     parser.add_argument("--out", required=True, help="dataset folder (a rerun resumes it)")
+    parser.add_argument("--backend", default="local", choices=BACKENDS,
+                        help="replay in local worker processes, or as tasks on a Ray cluster")
+    parser.add_argument("--address", default=None, help="Ray cluster address (default: start a local Ray)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -302,7 +322,8 @@ def run(args: argparse.Namespace) -> int:
     simplification = None if args.simplification.lower() == "none" else args.simplification
     counts = build_gold(resolve_env_ids(args.env), args.out, split=args.split,
                         max_variations=args.max_variations_per_task, workers=args.workers,
-                        simplification=simplification, progress=not args.quiet)
+                        simplification=simplification, progress=not args.quiet, backend=args.backend,
+                        address=args.address)
     print(f"{counts['written']} episodes written ({counts['steps']} steps, {counts['won']} won), "
           f"{counts['skipped']} already there, {counts['planned']} in all, in {args.out}")
     return 0
