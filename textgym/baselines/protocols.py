@@ -72,6 +72,16 @@ PROTOCOLS: dict[str, Protocol] = {
                 "lifespan-longest-lived")),
             variations_per_task=2, make_kwargs=_EASY,
             source="textgym: minutes on a CPU, for the demo and CI"),
+        Protocol(
+            name="short10",
+            description="10 short ScienceWorld tasks x first 3 test variations, easy, 100 steps",
+            env_ids=tuple(f"ScienceWorld/{task}-v0" for task in (
+                "find-living-thing", "find-non-living-thing", "find-plant", "find-animal",
+                "chemistry-mix-paint-secondary-color", "chemistry-mix-paint-tertiary-color",
+                "lifespan-longest-lived", "lifespan-shortest-lived", "power-component", "use-thermometer")),
+            variations_per_task=3, make_kwargs=_EASY,
+            source="textgym: the swiftsage protocol on the 10 tasks whose easy gold paths are shortest "
+                   "(5-25 commands; the quick tasks included), for agents trained on a CPU"),
     )
 }
 
