@@ -67,8 +67,9 @@ _FORMS: list[tuple[re.Pattern[str], str]] = [(re.compile(pattern, re.IGNORECASE)
     (r"^pick up (.+)$", "pick_up"),
     (r"^(?:put down|drop) (.+)$", "drop"),
     (r"^move (.+?) to (.+)$", "move"),
-    (r"^pour (.+?) (?:into|in) (.+)$", "pour"),
-    (r"^dunk (.+?) (?:into|in) (.+)$", "dunk"),
+    # the poured thing may carry its place ("cup containing paint in art studio"): split at the last "in"
+    (r"^pour (.+) (?:into|in) (.+)$", "pour"),
+    (r"^dunk (.+) (?:into|in) (.+)$", "dunk"),
     (r"^put (.+?) (?:into|in|on) (.+)$", "put"),
     (r"^connect (.+?) to (.+)$", "connect"),
     (r"^use (.+?) on (.+)$", "use"),
