@@ -48,6 +48,7 @@ def add_run_arguments(parser: argparse.ArgumentParser, total_steps: int, num_env
     parser.add_argument("--reward-scale", type=float, default=10.0,
                         help="reward of a full score (rewards are score changes / max_score * this)")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default: 1)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def check_run_arguments(args: argparse.Namespace) -> None:

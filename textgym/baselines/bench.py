@@ -48,6 +48,12 @@ RESULT_FILES = ("results.json", "episodes.csv", "table.md", "chart.png", "config
 BASELINES: dict[str, Baseline] = {b.name: b for b in (
     Baseline("random", "uniform over the admissible commands", reference="random"),
     Baseline("oracle", "replays the simulator's gold path (an upper bound)", reference="oracle"),
+    Baseline("bc", "behaviour cloning: a seq2seq LM on gold commands", recipe="textgym.baselines.recipes:bc"),
+    Baseline("subgoal", "sub-goal distillation: planner + executor LMs",
+             recipe="textgym.baselines.recipes:subgoal"),
+    Baseline("drrn", "DRRN: Q-learning over the admissible commands",
+             recipe="textgym.baselines.recipes:drrn"),
+    Baseline("ppo", "MaskablePPO over the admissible commands", recipe="textgym.baselines.recipes:ppo"),
 )}
 
 
@@ -61,7 +67,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--env", action="append", default=None, metavar="ID",
                         help="only these env ids of the protocol (repeatable)")
     parser.add_argument("--variations", type=int, default=None, help="first N variations per env")
-    parser.add_argument("--num-envs", type=int, default=2, help="parallel episodes per agent (default: 2)")
+    parser.add_argument("--num-envs", type=int, default=4, help="parallel episodes per agent (default: 4)")
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
     parser.add_argument("--seed", type=int, default=0, help="base seed of the episodes and the training")
     parser.add_argument("--out", default=None,
@@ -70,6 +76,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="run episodes here, or on a Ray cluster (one env per actor)")
     parser.add_argument("--address", default=None, help="Ray cluster address (default: start a local Ray)")
     parser.add_argument("--retrain", action="store_true", help="train the default agents again")
+    parser.add_argument("--train-scale", type=float, default=1.0,
+                        help="multiply the default agents' training budgets (0.05: a smoke test; 4: "
+                             "stronger baselines); a new scale trains new agents")
 
 
 def chosen_baselines(names: str) -> list[Baseline]:
@@ -146,8 +155,11 @@ def run(args: argparse.Namespace) -> int:
     console.print(f"[bold]textgym bench[/bold]: {protocol.name} ({protocol.description}); "
                   f"{len(episodes)} episodes per agent; results in {out}")
 
+    if args.train_scale <= 0:
+        raise ValueError("--train-scale must be positive.")
     context = BenchContext(protocol=protocol, env_ids=tuple(dict.fromkeys(e.env_id for e in episodes)),
-                           device=args.device, seed=args.seed, retrain=args.retrain)
+                           device=args.device, seed=args.seed, retrain=args.retrain,
+                           train_scale=args.train_scale)
     agents: dict[str, str] = {}
     training: dict[str, dict] = {}
     for baseline in baselines:

@@ -115,7 +115,8 @@ def run(args: argparse.Namespace) -> int:
     lengths = np.zeros(args.num_envs, dtype=np.int64)
     obs, _ = envs.reset(seed=args.seed)
     started, last_checkpoint = time.perf_counter(), 0
-    bar = tqdm(total=args.total_steps, desc=f"drrn {' '.join(args.env)}", unit="step", dynamic_ncols=True)
+    bar = tqdm(total=args.total_steps, desc=f"drrn {' '.join(args.env)}", unit="step", dynamic_ncols=True,
+               disable=args.quiet)
     try:
         step = 0
         while step < args.total_steps:

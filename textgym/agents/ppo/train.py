@@ -97,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     progress = Progress()
     try:
-        model.learn(args.total_steps, callback=progress, progress_bar=True, tb_log_name="ppo")
+        model.learn(args.total_steps, callback=progress, progress_bar=not args.quiet, tb_log_name="ppo")
     finally:
         envs.close()
     agent.save(out / "agent")
