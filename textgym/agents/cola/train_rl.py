@@ -1,0 +1,225 @@
+"""`textgym train cola-rl`: RL in latent space, GRPO-style, with a KL penalty to the BC policy.
+
+    textgym train cola-rl --agent runs/cola-bc --env ScienceWorld/find-living-thing-v0 \\
+        --env ScienceWorld/find-non-living-thing-v0 --out runs/cola-rl
+
+Each iteration draws a few training variations per env and plays each `--group` times with latents
+*sampled* from the policy (the world model still decodes greedily, so every difference between
+the episodes of a group comes from the latents). An episode's reward is its protocol score
+(0-1); advantages are normalised within each group (GRPO: no value function), every latent of
+an episode gets its episode's advantage, and the policy takes PPO-clip steps on its latent
+log-probabilities plus `--kl` times the exact KL to the frozen BC policy. Only the policy
+changes: the trunk, world model and IDM stay as stage 1 left them. Every `--eval-every`
+iterations the greedy agent is scored on held-out variations; `curve.json` (a row per iteration:
+the sampled training scores, and the held-out ones when measured) and TensorBoard keep the
+learning curves, and the folder (rewritten at each evaluation) is a `CoLAAgent` like the BC one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import dataclasses
+import random
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from textgym.agents.cola.agent import CoLAAgent, Decision
+from textgym.agents.cola.model import token_log_probs
+from textgym.agents.cola.training import check_positive, seed_everything, summary_writer, write_json
+from textgym.baselines.evaluate import evaluate, protocol_episodes, summarize
+from textgym.baselines.protocols import PROTOCOLS, Protocol, get_protocol
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--agent", required=True, help="a CoLA agent folder (from cola-policy or cola-rl)")
+    parser.add_argument("--env", action="append", required=True, metavar="ID",
+                        help="env id to train on (repeat it for a multi-task run)")
+    parser.add_argument("--out", required=True, help="folder to write the trained agent to")
+    parser.add_argument("--protocol", default="quick", choices=list(PROTOCOLS),
+                        help="env settings, eval split and steps come from it (default: %(default)s)")
+    parser.add_argument("--train-variations", type=int, default=20,
+                        help="train on the first N train variations per env (default: %(default)s)")
+    parser.add_argument("--iterations", type=int, default=30, help="default: %(default)s")
+    parser.add_argument("--variations-per-iteration", type=int, default=2,
+                        help="groups per env per iteration (default: %(default)s)")
+    parser.add_argument("--group", type=int, default=8,
+                        help="episodes per variation, the GRPO group (default: %(default)s)")
+    parser.add_argument("--max-steps", type=int, default=30,
+                        help="env commands per training episode (default: %(default)s)")
+    parser.add_argument("--lr", type=float, default=1e-4, help="default: %(default)s")
+    parser.add_argument("--kl", type=float, default=0.05,
+                        help="weight of KL(policy || BC policy) (default: %(default)s)")
+    parser.add_argument("--clip", type=float, default=0.2, help="PPO ratio clip (default: %(default)s)")
+    parser.add_argument("--epochs", type=int, default=2,
+                        help="passes over each iteration's commands (default: %(default)s)")
+    parser.add_argument("--minibatch", type=int, default=64,
+                        help="commands per gradient step (default: %(default)s)")
+    parser.add_argument("--eval-every", type=int, default=5,
+                        help="iterations between held-out evaluations (default: %(default)s)")
+    parser.add_argument("--eval-variations", type=int, default=5,
+                        help="first N variations of the protocol's split per env (default: %(default)s)")
+    parser.add_argument("--eval-max-steps", type=int, default=None,
+                        help="env commands per eval episode (default: the protocol's)")
+    parser.add_argument("--num-envs", type=int, default=8, help="parallel episodes (default: %(default)s)")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ... (default: %(default)s)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--tensorboard", default=None, help="TensorBoard folder (default: OUT/tensorboard)")
+
+
+def group_advantages(rewards: dict[int, float], groups: dict[tuple[str, int], list[int]]) -> dict[int, float]:
+    """GRPO: each episode's reward minus its group's mean, over the group's std (0 if all equal)."""
+    advantages = {}
+    for seeds in groups.values():
+        values = np.array([rewards[s] for s in seeds])
+        spread = values.std()
+        for seed, value in zip(seeds, values, strict=True):
+            advantages[seed] = float((value - values.mean()) / spread) if spread > 1e-6 else 0.0
+    return advantages
+
+
+def policy_step_terms(agent: CoLAAgent, reference: torch.nn.Module,
+                      decisions: list[Decision]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(log-probs of the produced tokens, KL to the reference policy, entropy), one per latent step.
+
+    A step's action is the token its latent produced, so its likelihood sums the probabilities of all
+    latents that produce that token from that context: latents the world model maps to the same
+    token are the same action, and moving probability among them changes nothing the env sees
+    (and gets no policy gradient; the KL, over latents as in the paper, keeps them near BC).
+    """
+    model = agent.model
+    states, _ = model.read([[*d.prompt, *d.tokens] for d in decisions])
+    logits = model.policy_logits(states)
+    with torch.no_grad():
+        reference_logits = reference(states)
+    rows = torch.cat([torch.full((len(d.latents),), i) for i, d in enumerate(decisions)]).to(model.device)
+    # latent j of a command was chosen at the position of the token before its j-th token
+    positions = torch.cat([torch.arange(len(d.latents)) + len(d.prompt) - 1 for d in decisions])
+    positions = positions.to(model.device)
+    produced = torch.tensor([t for d in decisions for t in d.tokens], device=model.device)
+    blank = torch.tensor([bool(model.blank[d.tokens[:j]].all())  # the command is still blank before token j
+                          for d in decisions for j in range(len(d.tokens))], device=model.device)
+    with torch.no_grad():
+        tokens = model.latent_tokens(states[rows, positions], blank)  # (N, K): what each latent gives
+    log_probs = torch.log_softmax(logits[rows, positions], dim=-1)
+    reference_log_probs = torch.log_softmax(reference_logits[rows, positions], dim=-1)
+    kl = (log_probs.exp() * (log_probs - reference_log_probs)).sum(-1)
+    entropy = -(log_probs.exp() * log_probs).sum(-1)
+    return token_log_probs(log_probs, tokens, produced), kl, entropy
+
+
+def update_policy(agent: CoLAAgent, reference: torch.nn.Module, optimizer: torch.optim.Optimizer,
+                  batch: list[tuple[Decision, float]], args: argparse.Namespace,
+                  rng: random.Random) -> dict[str, list[float]]:
+    """`args.epochs` passes of PPO-clip + KL minibatch steps over (command, advantage) pairs."""
+    model = agent.model
+    model.train()
+    stats: dict[str, list[float]] = defaultdict(list)
+    for _ in range(args.epochs):
+        rng.shuffle(batch)
+        for start in range(0, len(batch), args.minibatch):
+            part = batch[start:start + args.minibatch]
+            decisions = [d for d, _ in part]
+            new_logp, kl, entropy = policy_step_terms(agent, reference, decisions)
+            old_logp = torch.tensor([x for d in decisions for x in d.logps], device=model.device)
+            advantage = torch.tensor([a for d, a in part for _ in d.latents], device=model.device)
+            ratio = torch.exp(new_logp - old_logp)
+            clipped = torch.clamp(ratio, 1 - args.clip, 1 + args.clip)
+            policy_loss = -torch.minimum(ratio * advantage, clipped * advantage).mean()
+            loss = policy_loss + args.kl * kl.mean()
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.policy.parameters(), 1.0)
+            optimizer.step()
+            stats["policy_loss"].append(policy_loss.item())
+            stats["kl"].append(kl.mean().item())
+            stats["entropy"].append(entropy.mean().item())
+            stats["clip_fraction"].append(((ratio - 1).abs() > args.clip).float().mean().item())
+    model.eval()
+    return stats
+
+
+def run(args: argparse.Namespace) -> int:
+    check_positive(args, "train_variations", "iterations", "variations_per_iteration", "group", "max_steps",
+                   "lr", "epochs", "minibatch", "eval_every", "eval_variations", "num_envs")
+    if args.group < 2:
+        raise ValueError("--group must be at least 2: GRPO compares episodes within a group.")
+    rng = seed_everything(args.seed)
+    out = Path(args.out)
+    protocol = get_protocol(args.protocol)
+    envs = tuple(dict.fromkeys(args.env))
+    learner = CoLAAgent.load(args.agent, device=args.device)
+    model = learner.model
+    explorer = CoLAAgent(model, device=args.device, sampling="sample", record=True)
+    reference = copy.deepcopy(model.policy).requires_grad_(False).eval()   # the KL anchor: the BC policy
+    model.stage = "rl"
+    optimizer = torch.optim.Adam(model.policy.parameters(), lr=args.lr)
+    writer = summary_writer(args)
+
+    on_envs = Protocol(name=f"{protocol.name}-cola-rl", description=protocol.description, env_ids=envs,
+                       split=protocol.split, variations_per_task=args.eval_variations,
+                       max_steps=args.eval_max_steps or protocol.max_steps, make_kwargs=protocol.make_kwargs)
+    eval_episodes = protocol_episodes(on_envs, base_seed=args.seed)
+    train_pool = protocol_episodes(dataclasses.replace(
+        on_envs, split="train", variations_per_task=args.train_variations, max_steps=args.max_steps))
+    curve: list[dict[str, float]] = []  # one row per iteration: train scores, and eval ones when measured
+
+    def evaluate_greedy() -> dict[str, float]:
+        model.eval()
+        table = summarize(evaluate(learner, eval_episodes, num_envs=args.num_envs))
+        learner.save(out)  # a checkpoint at every evaluation
+        return {**{f"eval/{env_id}": table[env_id]["score"] for env_id in envs},
+                "eval/overall": table["overall"]["score"]}
+
+    def record(row: dict[str, float]) -> None:
+        curve.append(row)
+        for key, value in row.items():
+            if key != "iteration":
+                writer.add_scalar(key, value, row["iteration"])
+        if "eval/overall" in row:
+            tqdm.write("  ".join(f"{k}={v:.1f}" for k, v in row.items() if not k.startswith("train/")))
+        write_json(out / "curve.json", curve)
+
+    record({"iteration": 0, **evaluate_greedy()})
+    for iteration in (bar := tqdm(range(1, args.iterations + 1), desc="cola-rl", dynamic_ncols=True)):
+        # 1. Rollouts: groups of episodes on the same variation, latents sampled.
+        model.eval()
+        chosen = [spec for env_id in envs for spec in rng.sample(
+            [s for s in train_pool if s.env_id == env_id],
+            min(args.variations_per_iteration, sum(s.env_id == env_id for s in train_pool)))]
+        specs = [dataclasses.replace(spec, seed=iteration * 100_000 + n * args.group + g)
+                 for n, spec in enumerate(chosen) for g in range(args.group)]
+        explorer.episodes.clear()
+        results = evaluate(explorer, specs, num_envs=args.num_envs)
+        rewards = {r.seed: r.normalized / 100.0 for r in results}
+        groups: dict[tuple[str, int], list[int]] = defaultdict(list)
+        for r in results:
+            groups[(r.env_id, r.variation)].append(r.seed)
+        advantages = group_advantages(rewards, groups)
+        batch = [(d, advantages[seed]) for seed, decisions in explorer.episodes.items() for d in decisions
+                 if advantages[seed] != 0.0]
+
+        # 2. PPO-clip on the latent log-probs, with the exact KL to the BC policy.
+        stats = update_policy(explorer, reference, optimizer, batch, args, random.Random(rng.random()))
+
+        with_signal = sum(1 for seeds in groups.values() if len({rewards[s] for s in seeds}) > 1)
+        row = {"iteration": iteration,
+               **{f"train/{env_id}": float(np.mean([r.normalized for r in results if r.env_id == env_id]))
+                  for env_id in envs},
+               "train/overall": float(np.mean([r.normalized for r in results])),
+               "train/groups_with_signal": with_signal,
+               **{f"train/{key}": float(np.mean(values)) for key, values in stats.items()}}
+        bar.set_postfix(score=f"{row['train/overall']:.1f}", kl=f"{row.get('train/kl', 0.0):.4f}")
+        if iteration % args.eval_every == 0 or iteration == args.iterations:
+            row.update(evaluate_greedy())
+        record(row)
+
+    writer.close()
+    first, last = curve[0]["eval/overall"], curve[-1]["eval/overall"]
+    print(f"held-out score: {first:.1f} (BC start) -> {last:.1f} after {args.iterations} iterations; "
+          f"saved the agent to {out}")
+    return 0
