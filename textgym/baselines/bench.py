@@ -54,6 +54,8 @@ BASELINES: dict[str, Baseline] = {b.name: b for b in (
     Baseline("drrn", "DRRN: Q-learning over the admissible commands",
              recipe="textgym.baselines.recipes:drrn"),
     Baseline("ppo", "MaskablePPO over the admissible commands", recipe="textgym.baselines.recipes:ppo"),
+    Baseline("cola", "CoLA: a latent-action policy over our own small language world model",
+             recipe="textgym.baselines.recipes:cola"),
 )}
 
 

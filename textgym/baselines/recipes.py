@@ -28,6 +28,7 @@ RECORD_FILE = "train_record.json"
 TRAIN_VARIATIONS, DEV_VARIATIONS = 10, 2  # gold episodes per env for the imitation agents
 SEQ2SEQ_MINUTES = 4.0                     # per model (BC: one; sub-goal: planner and executor)
 RL_STEPS = {"drrn": 2400, "ppo": 1536}    # env steps, 4 parallel envs
+COLA_STEPS = {"trunk": 400, "world_model": 400, "policy": 300}  # optimizer steps, batch 32
 
 
 @dataclass(frozen=True)
@@ -108,6 +109,27 @@ def subgoal(context: BenchContext, log: Log) -> tuple[Path, dict[str, Any]]:
         return {"agent": ".", "training": json.loads((directory / "training.json").read_text())["models"]}
 
     return context.cached("subgoal", train, log)
+
+
+def cola(context: BenchContext, log: Log) -> tuple[Path, dict[str, Any]]:
+    """CoLA: our own small trunk and world model on the gold text, then BC of the latent policy."""
+
+    def train(directory: Path) -> dict[str, Any]:
+        data = context.imitation_data()
+        steps = {stage: str(max(20, round(n * context.train_scale))) for stage, n in COLA_STEPS.items()}
+        common = ["--data", str(data["gold"]), "--eval-data", str(data["gold-dev"]),
+                  "--device", context.device, "--seed", str(context.seed), "--quiet"]
+        world_model = ["train", "cola-world-model", *common, "--out", str(directory / "world-model"),
+                       "--trunk-steps", steps["trunk"], "--steps", steps["world_model"]]
+        policy = ["train", "cola-policy", *common, "--world-model", str(directory / "world-model"),
+                  "--out", str(directory / "agent"), "--steps", steps["policy"]]
+        for arguments in (world_model, policy):
+            _run_cli(arguments)
+        command = " && ".join("textgym " + " ".join(arguments) for arguments in (world_model, policy))
+        metrics = json.loads((directory / "agent" / "metrics.json").read_text())
+        return {"agent": "agent", "command": command, "training": metrics}
+
+    return context.cached("cola", train, log)
 
 
 def _rl(algorithm: str, extra: list[str]) -> Callable[[BenchContext, Log], tuple[Path, dict[str, Any]]]:

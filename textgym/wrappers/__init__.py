@@ -7,19 +7,26 @@ from textgym.wrappers.encoding import (
     TokenIdEncoder,
     build_env_tokenizer,
 )
-
-__all__ = ["CandidateActions", "EncodeDict", "EncodeObservation", "MiniLMEncoder", "TextEncoder",
-           "TokenIdEncoder", "build_env_tokenizer", "select_candidates"]
-
 from textgym.wrappers.latent import LatentActions
-
-__all__ += ["LatentActions"]
-
-from textgym.wrappers.subgoals import (  # noqa: E402
+from textgym.wrappers.subgoals import (
     SubgoalConditioned,
     SubgoalProgress,
     SubgoalTarget,
     targets_from_records,
 )
 
-__all__ += ["SubgoalConditioned", "SubgoalProgress", "SubgoalTarget", "targets_from_records"]
+__all__ = [
+    "CandidateActions",
+    "EncodeDict",
+    "EncodeObservation",
+    "LatentActions",
+    "MiniLMEncoder",
+    "SubgoalConditioned",
+    "SubgoalProgress",
+    "SubgoalTarget",
+    "TextEncoder",
+    "TokenIdEncoder",
+    "build_env_tokenizer",
+    "select_candidates",
+    "targets_from_records",
+]

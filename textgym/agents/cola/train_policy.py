@@ -70,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
     optimizer = torch.optim.AdamW(model.policy.parameters(), lr=args.lr, weight_decay=0.01)
     schedule = warmup_cosine(optimizer, args.steps)
     batches = endless_batches(data, args.batch_size, rng)
-    for step in (bar := tqdm(range(args.steps), desc="policy", dynamic_ncols=True)):
+    for step in (bar := tqdm(range(args.steps), desc="policy", dynamic_ncols=True, disable=args.quiet)):
         index = next(batches)
         ids, mask = model.pad([data.ids[i] for i in index])
         states = model.states(ids, mask)

@@ -97,7 +97,8 @@ def pretrain_trunk(trunk: torch.nn.Module, pad_id: int, data: Encoded, held_out:
         valid = mask[:, 1:].bool()
         return F.cross_entropy(logits[valid], ids[:, 1:][valid])
 
-    for step in (bar := tqdm(range(args.trunk_steps), desc="trunk", dynamic_ncols=True)):
+    bar = tqdm(range(args.trunk_steps), desc="trunk", dynamic_ncols=True, disable=args.quiet)
+    for step in bar:
         loss = loss_of([data.ids[i] for i in next(batches)])
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -167,7 +168,7 @@ def run(args: argparse.Namespace) -> int:
     optimizer = torch.optim.AdamW(model.world_model_parameters(), lr=args.lr, weight_decay=0.0)
     schedule = warmup_cosine(optimizer, args.steps)
     batches = endless_batches(data, args.batch_size, rng)
-    for step in (bar := tqdm(range(args.steps), desc="world model", dynamic_ncols=True)):
+    for step in (bar := tqdm(range(args.steps), desc="world model", dynamic_ncols=True, disable=args.quiet)):
         ids, mask = model.pad([data.ids[i] for i in next(batches)])
         states = model.states(ids, mask)
         valid = mask[:, 1:].bool()

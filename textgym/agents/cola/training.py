@@ -16,7 +16,7 @@ from textgym.agents.cola.text import Encoded, batches
 
 
 def add_common_arguments(parser: argparse.ArgumentParser, steps: int, lr: float) -> None:
-    """--out, --steps, --lr, --batch-size, --device, --seed, --tensorboard."""
+    """--out, --steps, --lr, --batch-size, --device, --seed, --tensorboard, --quiet."""
     parser.add_argument("--out", required=True, help="folder to write the model (and its logs) to")
     parser.add_argument("--steps", type=int, default=steps, help=f"optimizer steps (default: {steps})")
     parser.add_argument("--lr", type=float, default=lr, help=f"peak learning rate (default: {lr})")
@@ -24,6 +24,7 @@ def add_common_arguments(parser: argparse.ArgumentParser, steps: int, lr: float)
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ... (default: cpu)")
     parser.add_argument("--seed", type=int, default=0, help="default: %(default)s")
     parser.add_argument("--tensorboard", default=None, help="TensorBoard folder (default: OUT/tensorboard)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
 def add_data_arguments(parser: argparse.ArgumentParser) -> None:
