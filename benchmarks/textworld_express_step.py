@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import time
 
 import gymnasium as gym
 from textworld_express import TextWorldExpressEnv as StockEnv
+from timing import time_replay
 
 import textgym
 from textgym.envs.textworld_express import GAMES, SEEDS, TEXTWORLD_EXPRESS_VERSION
@@ -40,17 +40,9 @@ def winning_prefix(env: gym.Env, seed: int) -> list[str]:
 
 def replay(env: gym.Env | StockEnv, seed: int, actions: list[str]) -> tuple[float, list[float]]:
     """Seconds for a new episode, and for each step of `actions`."""
-    started = time.perf_counter()
     if isinstance(env, StockEnv):
-        env.reset(seed=seed, gameFold="test")
-    else:
-        env.reset(options={"variation": seed})
-    reset_s, step_s = time.perf_counter() - started, []
-    for action in actions:
-        started = time.perf_counter()
-        env.step(action)
-        step_s.append(time.perf_counter() - started)
-    return reset_s, step_s
+        return time_replay(lambda: env.reset(seed=seed, gameFold="test"), env.step, actions)
+    return time_replay(lambda: env.reset(options={"variation": seed}), env.step, actions)
 
 
 def main() -> None:

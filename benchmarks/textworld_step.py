@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import time
 from typing import Any
 
 import gymnasium as gym
 import textworld
 import textworld.gym
+from timing import time_replay
 
 import textgym
 from textgym.envs.textworld_games import CHALLENGES
@@ -49,17 +49,9 @@ def winning_prefix(env: gym.Env, variation: int) -> list[str]:
 
 def replay(env: Any, variation: int, actions: list[str]) -> tuple[float, list[float]]:
     """Seconds for a new episode, and for each step of `actions`."""
-    started = time.perf_counter()
     if isinstance(env, gym.Env):
-        env.reset(options={"variation": variation})
-    else:
-        env.reset()
-    reset_s, step_s = time.perf_counter() - started, []
-    for action in actions:
-        started = time.perf_counter()
-        env.step(action)
-        step_s.append(time.perf_counter() - started)
-    return reset_s, step_s
+        return time_replay(lambda: env.reset(options={"variation": variation}), env.step, actions)
+    return time_replay(env.reset, env.step, actions)
 
 
 def main() -> None:

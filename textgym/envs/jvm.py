@@ -171,3 +171,17 @@ def _shutdown(gateway: JavaGateway, process: subprocess.Popen) -> None:
         except (OSError, subprocess.TimeoutExpired):
             process.kill()
             process.wait()
+
+
+class JavaBacked:
+    """Mixin for an env whose simulator is `self._simulator`: its JVM's `pid`, and `close()`."""
+
+    _simulator: JavaSimulator
+
+    @property
+    def pid(self) -> int | None:
+        """Process id of this env's JVM (None until the first reset)."""
+        return self._simulator.pid
+
+    def close(self) -> None:
+        self._simulator.close()

@@ -24,7 +24,7 @@ import scienceworld
 from scienceworld.constants import BASEPATH, JAR_PATH, TASK_PATH
 
 from textgym.envs.base import Subgoal, TextEnv, Transition, closest
-from textgym.envs.jvm import DEFAULT_HEAP, DETERMINISTIC_HASHES, JavaSimulator
+from textgym.envs.jvm import DEFAULT_HEAP, DETERMINISTIC_HASHES, JavaBacked, JavaSimulator
 
 SCIENCEWORLD_VERSION: str = scienceworld.__version__
 """The pinned simulator version. 1.3.0 changes object order, physics and gold paths."""
@@ -111,7 +111,7 @@ def parse_goal_progress(text: str) -> list[Subgoal]:
     return goals
 
 
-class ScienceWorldEnv(TextEnv):
+class ScienceWorldEnv(JavaBacked, TextEnv):
     """One of ScienceWorld's 30 elementary-science tasks, as a Gymnasium environment.
 
     ## Description
@@ -181,14 +181,6 @@ class ScienceWorldEnv(TextEnv):
         self._simulator = JavaSimulator("ScienceWorld", JAR_PATH,
                                         "scienceworld.runtime.pythonapi.PythonInterface",
                                         heap=jvm_heap, cwd=BASEPATH, options=DETERMINISTIC_HASHES)
-
-    @property
-    def pid(self) -> int | None:
-        """Process id of this env's JVM (None until the first reset)."""
-        return self._simulator.pid
-
-    def close(self) -> None:
-        self._simulator.close()
 
     def _variation_ids(self, split: str) -> range:
         return self._splits[split]

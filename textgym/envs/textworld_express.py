@@ -19,7 +19,7 @@ import textworld_express
 from textworld_express.constants import BASEPATH, JAR_PATH
 
 from textgym.envs.base import SPLITS, TextEnv, Transition, closest
-from textgym.envs.jvm import DEFAULT_HEAP, JavaSimulator
+from textgym.envs.jvm import DEFAULT_HEAP, JavaBacked, JavaSimulator
 
 TEXTWORLD_EXPRESS_VERSION: str = textworld_express.__version__
 """The pinned simulator version (games, seeds and gold paths are those of this release)."""
@@ -125,7 +125,7 @@ def split_of(seed: int) -> str:
     return next(split for split in SPLITS if seed in SEEDS[split])
 
 
-class TextWorldExpressEnv(TextEnv):
+class TextWorldExpressEnv(JavaBacked, TextEnv):
     """One of TextWorldExpress's 8 games, as a Gymnasium environment.
 
     ## Description
@@ -208,14 +208,6 @@ class TextWorldExpressEnv(TextEnv):
                                         "textworldexpress.runtime.PythonInterface",
                                         heap=jvm_heap, cwd=BASEPATH)
         self._last: dict[str, Any] = {}  # the simulator's last step result
-
-    @property
-    def pid(self) -> int | None:
-        """Process id of this env's JVM (None until the first reset)."""
-        return self._simulator.pid
-
-    def close(self) -> None:
-        self._simulator.close()
 
     def _variation_ids(self, split: str) -> range:
         return SEEDS[split]
