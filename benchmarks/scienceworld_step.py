@@ -17,6 +17,7 @@ import time
 
 import gymnasium as gym
 from scienceworld import ScienceWorldEnv as StockEnv
+from timing import winning_prefix
 
 import textgym
 from textgym.envs.jvm import DEFAULT_HEAP
@@ -27,17 +28,6 @@ def rss_mb(pid: int) -> float:
     with open(f"/proc/{pid}/status") as status:
         kb = next(int(line.split()[1]) for line in status if line.startswith("VmRSS"))
     return kb / 1024
-
-
-def winning_prefix(env: ScienceWorldEnv, variation: int) -> list[str]:
-    """The gold path up to (and including) the command that ends the episode."""
-    env.reset(options={"variation": variation})
-    actions = []
-    for action in env.gold_path():
-        actions.append(action)
-        if env.step(action)[2]:
-            break
-    return actions
 
 
 def replay(env: ScienceWorldEnv | StockEnv, task: str, variation: int,
@@ -104,8 +94,9 @@ def main() -> None:
     vector_throughput(tasks[0])
 
 
-def vector_throughput(task: str, rounds: int = 6) -> None:
-    """Steps/s of an async vector env with 1 and 2 workers replaying the same gold path."""
+def vector_throughput(task: str, rounds: int = 6, warmup: int = 4) -> None:
+    """Steps/s of an async vector env with 1 and 2 workers replaying the same gold path, timed after
+    `warmup` untimed replays (each worker's JVM is new, and its JIT compiler competes for the cores)."""
     env = ScienceWorldEnv(task, split="test")
     variation = env.variations()[0]
     actions = winning_prefix(env, variation)
@@ -117,7 +108,9 @@ def vector_throughput(task: str, rounds: int = 6) -> None:
         try:
             vector.reset(seed=0)
             started, steps = time.perf_counter(), 0
-            for _ in range(rounds):
+            for round_ in range(warmup + rounds):
+                if round_ == warmup:
+                    started, steps = time.perf_counter(), 0
                 for action in actions:
                     vector.step((action,) * workers)
                     steps += workers

@@ -19,23 +19,12 @@ import statistics
 
 import gymnasium as gym
 from textworld_express import TextWorldExpressEnv as StockEnv
-from timing import time_replay
+from timing import time_replay, winning_prefix
 
 import textgym
 from textgym.envs.textworld_express import GAMES, SEEDS, TEXTWORLD_EXPRESS_VERSION
 
 SYSTEMS = ("stock step", "textgym", "textgym + admissible")
-
-
-def winning_prefix(env: gym.Env, seed: int) -> list[str]:
-    """The gold path up to (and including) the command that ends the episode."""
-    env.reset(options={"variation": seed})
-    actions = []
-    for action in env.unwrapped.gold_path():
-        actions.append(action)
-        if env.step(action)[2]:
-            break
-    return actions
 
 
 def replay(env: gym.Env | StockEnv, seed: int, actions: list[str]) -> tuple[float, list[float]]:

@@ -21,7 +21,7 @@ from typing import Any
 import gymnasium as gym
 import textworld
 import textworld.gym
-from timing import time_replay
+from timing import time_replay, winning_prefix
 
 import textgym
 from textgym.envs.textworld_games import CHALLENGES
@@ -34,17 +34,6 @@ def native_env(path: str, *, admissible: bool) -> Any:
     infos = textworld.EnvInfos(score=True, max_score=True, won=True, lost=True, moves=True, objective=True,
                                admissible_commands=admissible)
     return textworld.gym.make(textworld.gym.register_game(path, infos, max_episode_steps=10**6))
-
-
-def winning_prefix(env: gym.Env, variation: int) -> list[str]:
-    """The walkthrough up to (and including) the command that ends the episode."""
-    env.reset(options={"variation": variation})
-    actions = []
-    for action in env.unwrapped.gold_path():
-        actions.append(action)
-        if env.step(action)[2]:
-            break
-    return actions
 
 
 def replay(env: Any, variation: int, actions: list[str]) -> tuple[float, list[float]]:

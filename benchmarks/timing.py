@@ -1,10 +1,23 @@
-"""Timing shared by the step benchmarks."""
+"""What the step benchmarks share: the commands to replay, and a timer for replaying them."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
+
+import gymnasium as gym
+
+
+def winning_prefix(env: gym.Env, variation: int) -> list[str]:
+    """The gold path up to (and including) the command that ends the episode."""
+    env.reset(options={"variation": variation})
+    actions = []
+    for action in env.unwrapped.gold_path():
+        actions.append(action)
+        if env.step(action)[2]:
+            break
+    return actions
 
 
 def time_replay(reset: Callable[[], Any], step: Callable[[str], Any],
