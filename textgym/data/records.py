@@ -61,10 +61,18 @@ def data_files(path: str | Path) -> list[str]:
 
 
 def load_steps(path: str | Path) -> Any:
-    """The step records under `path` as a `datasets.Dataset`."""
-    import datasets
+    """The step records under `path` as a `datasets.Dataset`, without the library's progress bars
+    (local files load in a second; the bars would clutter training logs and `textgym bench`)."""
+    from datasets import load_dataset
+    from datasets.utils import logging
 
-    return datasets.load_dataset("json", data_files=data_files(path), split="train")
+    shown = logging.is_progress_bar_enabled()
+    logging.disable_progress_bar()
+    try:
+        return load_dataset("json", data_files=data_files(path), split="train")
+    finally:
+        if shown:
+            logging.enable_progress_bar()
 
 
 def episodes(rows: Iterable[dict[str, Any]]) -> list[list[dict[str, Any]]]:
