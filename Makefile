@@ -30,4 +30,4 @@ lint: install
 	$(PY) -m ruff check .
 
 benchmarks: install
-	for script in benchmarks/*.py; do $(PY) $$script || exit 1; done
+	for script in benchmarks/*_step.py; do $(PY) $$script || exit 1; done
