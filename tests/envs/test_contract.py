@@ -16,6 +16,7 @@ import textgym
 from tests.helpers import children, wait_until_dead
 
 INFO_KEYS = {"task", "score", "max_score", "moves", "won", "lost", "variation"}
+GOLD_STEPS = 500  # episode limit of the shared envs: some gold paths are longer than the default 100
 FAST_IDS = {"ScienceWorld/find-non-living-thing-v0"}
 for _family in ("TextWorldExpress", "TextWorld"):
     FAST_IDS.update(textgym.registered_ids(_family)[:1])
@@ -30,7 +31,7 @@ def envs():
 
     def get(env_id: str) -> gym.Env:
         if env_id not in made:
-            made[env_id] = gym.make(env_id, admissible_commands=True)
+            made[env_id] = gym.make(env_id, admissible_commands=True, max_episode_steps=GOLD_STEPS)
         return made[env_id]
 
     yield get
