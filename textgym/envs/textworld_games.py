@@ -28,7 +28,6 @@ import fcntl
 import hashlib
 import json
 import logging
-import numbers
 import os
 import selectors
 import shutil
@@ -44,6 +43,7 @@ from typing import IO, Any
 
 from textgym.cache import cache_dir, read_json, write_json_atomic
 from textgym.envs.base import SPLITS, closest
+from textgym.validation import check_integer
 
 GAMES_VARIABLE = "TEXTGYM_TEXTWORLD_GAMES"
 """Environment variable: the folder of generated TextWorld games (e.g. a shared disk on a cluster)."""
@@ -90,9 +90,7 @@ def split_of(seed: int) -> str:
 
 # ---------------------------------------------------------------------------------- challenges
 def _integer(settings: Mapping[str, Any], name: str, low: int, high: int) -> None:
-    value = settings[name]
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not low <= value <= high:
-        raise ValueError(f"{name} must be an integer in [{low}, {high}], got {value!r}.")
+    check_integer(name, settings[name], low, high)
 
 
 def _choice(settings: Mapping[str, Any], name: str, choices: Iterable[Any]) -> None:

@@ -39,16 +39,11 @@ import numpy as np
 from gymnasium import spaces
 
 from textgym.envs.base import TextEnv
+from textgym.validation import check_integer
 from textgym.wrappers.candidates import select_candidates
 
 FIELDS = ("observation", "task", "look", "inventory")
 """Text fields `EncodeDict` can encode: the observation, `info["task"]`, the look and the inventory."""
-
-
-def _positive_int(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}.")
-    return int(value)
 
 
 class TextEncoder(abc.ABC):
@@ -88,7 +83,7 @@ class TokenIdEncoder(TextEncoder):
             raise TypeError(f"TokenIdEncoder needs a Hugging Face tokenizer with a pad token, got "
                             f"{type(tokenizer).__name__}.")
         self.tokenizer = tokenizer
-        self.max_length = _positive_int("max_length", max_length)
+        self.max_length = check_integer("max_length", max_length, low=1)
         self.shape = (self.max_length,)
         self.pad_id = int(tokenizer.pad_token_id)
         self.vocab_size = len(tokenizer)
@@ -128,11 +123,11 @@ class MiniLMEncoder(TextEncoder):
     def __init__(self, device: str = "cpu", batch_size: int = 64, cache_size: int = 50_000,
                  max_tokens: int = 256) -> None:
         self.device = device
-        self.batch_size = _positive_int("batch_size", batch_size)
+        self.batch_size = check_integer("batch_size", batch_size, low=1)
         if isinstance(cache_size, bool) or not isinstance(cache_size, numbers.Integral) or cache_size < 0:
             raise ValueError(f"cache_size must be a non-negative integer, got {cache_size!r}.")
         self.cache_size = int(cache_size)
-        self.max_tokens = _positive_int("max_tokens", max_tokens)
+        self.max_tokens = check_integer("max_tokens", max_tokens, low=1)
         self._model: Any = None
         self._tokenizer: Any = None
         self._cache: collections.OrderedDict[str, np.ndarray] = collections.OrderedDict()
@@ -215,7 +210,7 @@ def build_env_tokenizer(envs: gym.Env | Sequence[gym.Env], episodes: int = 4, st
 
     texts: list[str] = []
     for env in [envs] if isinstance(envs, gym.Env) else envs:
-        texts += _random_play_texts(env, _positive_int("episodes", episodes), steps, seed)
+        texts += _random_play_texts(env, check_integer("episodes", episodes, low=1), steps, seed)
     return build_word_tokenizer(texts)
 
 

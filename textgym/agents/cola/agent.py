@@ -22,6 +22,7 @@ import torch
 
 from textgym.agents.base import SeededAgent, read_agent_file
 from textgym.agents.cola.model import CoLAModel, token_log_probs
+from textgym.validation import check_integer
 
 SAMPLING = ("greedy", "sample")
 
@@ -57,8 +58,7 @@ class CoLAAgent(SeededAgent):
             raise ValueError(f"Unknown sampling {sampling!r}; choose one of {SAMPLING}.")
         if not isinstance(temperature, numbers.Real) or temperature <= 0:
             raise ValueError(f"temperature must be positive, got {temperature!r}.")
-        if isinstance(top_k, bool) or not isinstance(top_k, numbers.Integral) or top_k < 0:
-            raise ValueError(f"top_k must be a non-negative integer (0: no limit), got {top_k!r}.")
+        check_integer("top_k (0: no limit)", top_k)
         self.model = model.to(device) if isinstance(model, CoLAModel) else CoLAModel.load(model, device)
         if self.model.stage == "world-model":
             raise ValueError("This CoLA model has no trained policy yet: run `textgym train cola-policy`.")

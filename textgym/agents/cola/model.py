@@ -16,7 +16,6 @@ choice of latents, which is what makes the `K` latents an action space for RL.
 from __future__ import annotations
 
 import json
-import numbers
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -29,18 +28,13 @@ from torch.nn import functional as F
 from textgym.agents.cola.text import PromptFormat, encode_prompt
 from textgym.agents.cola.trunks import check_trunk, freeze, load_trunk
 from textgym.spaces import to_printable
+from textgym.validation import check_integer
 
 CONFIG_FILE = "cola.json"
 HEADS_FILE = "heads.safetensors"
 SAVED_TRUNK = "trunk"
 """`CoLAConfig.trunk` value for a trunk stored in the CoLA folder (the offline default)."""
 STAGES = ("world-model", "policy", "rl")
-
-
-def _check_int(name: str, value: Any, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
-        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}.")
-    return int(value)
 
 
 @dataclass
@@ -72,14 +66,16 @@ class CoLAConfig:
     prompt: PromptFormat = field(default_factory=PromptFormat)
 
     def __post_init__(self) -> None:
-        if isinstance(self.codes, bool) or not isinstance(self.codes, numbers.Integral) or self.codes < 2:
-            raise ValueError(f"Bad K: codes must be an integer >= 2 (the paper uses 64), got {self.codes!r}.")
+        try:
+            check_integer("codes", self.codes, low=2)
+        except ValueError as error:
+            raise ValueError(f"Bad K: {error} The paper uses 64.") from None
         for name in ("width", "merge_hidden"):
-            _check_int(name, getattr(self, name), 0)
+            check_integer(name, getattr(self, name))
         for name in ("idm_layers", "policy_layers", "heads", "merge_layers"):
-            _check_int(name, getattr(self, name), 1)
-        _check_int("max_command_tokens", self.max_command_tokens, 2)
-        _check_int("max_context", self.max_context, self.max_command_tokens + 1)
+            check_integer(name, getattr(self, name), low=1)
+        check_integer("max_command_tokens", self.max_command_tokens, low=2)
+        check_integer("max_context", self.max_context, low=self.max_command_tokens + 1)
         if isinstance(self.prompt, dict):
             self.prompt = PromptFormat(**self.prompt)
 

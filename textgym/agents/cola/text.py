@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from textgym.data.records import episodes
+from textgym.validation import check_integer
 
 
 @dataclass(frozen=True)
@@ -38,8 +39,7 @@ class PromptFormat:
 
     def __post_init__(self) -> None:
         for name, value in asdict(self).items():
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ValueError(f"PromptFormat.{name} must be a non-negative integer, got {value!r}.")
+            check_integer(f"PromptFormat.{name}", value)
 
     def prompt(self, task: str, history: Sequence[str], observation: str) -> str:
         """The prompt for the next command, given the task, the commands so far and the observation."""

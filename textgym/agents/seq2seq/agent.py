@@ -19,6 +19,7 @@ from textgym.agents.base import Agent, read_agent_file
 from textgym.agents.seq2seq.decoding import SIMILARITIES, make_similarity
 from textgym.agents.seq2seq.model import Seq2SeqLM
 from textgym.agents.seq2seq.prompts import EpisodeMemory, PromptConfig
+from textgym.validation import check_integer
 
 
 class Seq2SeqAgent(Agent):
@@ -50,8 +51,7 @@ class Seq2SeqAgent(Agent):
         """Change the beams or the fallback similarity of a trained agent (None: keep it)."""
         num_beams = self.num_beams if num_beams is None else num_beams
         similarity = self.similarity_name if similarity is None else similarity
-        if isinstance(num_beams, bool) or not isinstance(num_beams, int) or num_beams < 1:
-            raise ValueError(f"num_beams must be a positive integer, got {num_beams!r}.")
+        check_integer("num_beams", num_beams, low=1)
         if similarity not in SIMILARITIES:
             raise ValueError(f"Unknown similarity {similarity!r}; choose one of {SIMILARITIES}.")
         if similarity != getattr(self, "similarity_name", None):

@@ -29,6 +29,7 @@ from typing import Any
 import torch
 
 from textgym.data.tokenizer import build_word_tokenizer
+from textgym.validation import check_integer
 
 SCRATCH = "scratch"
 """The `--model` value of the offline default (a small T5 trained from scratch)."""
@@ -56,8 +57,8 @@ class ScratchT5:
             if name == "dropout":
                 if not isinstance(value, numbers.Real) or not 0 <= value < 1:
                     raise ValueError(f"ScratchT5.dropout must be in [0, 1), got {value!r}.")
-            elif isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-                raise ValueError(f"ScratchT5.{name} must be a positive integer, got {value!r}.")
+            else:
+                check_integer(f"ScratchT5.{name}", value, low=1)
         if self.d_model % self.num_heads:
             raise ValueError(f"ScratchT5.d_model ({self.d_model}) must be a multiple of num_heads "
                              f"({self.num_heads}).")

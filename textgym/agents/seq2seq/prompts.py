@@ -24,13 +24,13 @@ public code forgot to apply before stepping the env); the executor's end of a su
 
 from __future__ import annotations
 
-import numbers
 import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from textgym.data.tokenizer import words
+from textgym.validation import check_integer
 
 END_SG = "END_SG"
 """The executor's pseudo-action: the current sub-goal is done (the env is not stepped)."""
@@ -66,8 +66,7 @@ class PromptConfig:
 
     def __post_init__(self) -> None:
         for name, value in asdict(self).items():
-            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
-                raise ValueError(f"PromptConfig.{name} must be a non-negative integer, got {value!r}.")
+            check_integer(f"PromptConfig.{name}", value)
 
     def to_dict(self) -> dict[str, int]:
         return asdict(self)

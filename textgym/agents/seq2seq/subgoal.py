@@ -36,6 +36,7 @@ from textgym.agents.seq2seq.prompts import (
     planner_prompt,
     same_text,
 )
+from textgym.validation import check_integer
 
 
 class SubgoalAgent(Seq2SeqAgent):
@@ -54,9 +55,7 @@ class SubgoalAgent(Seq2SeqAgent):
                  prompt: PromptConfig | dict[str, int] | None = None, num_beams: int = 5,
                  similarity: str = "minilm", max_new_tokens: int = 24, max_subgoal_ends: int = 2,
                  device: str = "cpu") -> None:
-        if isinstance(max_subgoal_ends, bool) or not isinstance(max_subgoal_ends, int) \
-                or max_subgoal_ends < 0:
-            raise ValueError(f"max_subgoal_ends must be a non-negative integer, got {max_subgoal_ends!r}.")
+        check_integer("max_subgoal_ends", max_subgoal_ends)
         self.planner, self.executor = planner.to(device), executor.to(device)
         self.max_subgoal_ends = max_subgoal_ends
         super().__init__(prompt, num_beams, similarity, max_new_tokens, device)

@@ -31,6 +31,7 @@ from textgym.agents.seq2seq.prompts import PromptConfig, same_text
 from textgym.data.annotate import annotate_dataset
 from textgym.data.gold import build_gold, iter_episodes
 from textgym.data.records import AnnotatedStep, GoldStep
+from textgym.validation import check_integer
 
 Example = tuple[str, str]
 """(prompt, target)."""
@@ -95,9 +96,7 @@ class TrainConfig:
         if isinstance(self.prompt, dict):
             self.prompt = PromptConfig(**self.prompt)
         for name in ("batch_size", "grad_accum", "eval_every", "max_input_tokens", "num_beams"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}.")
+            check_integer(name, getattr(self, name), low=1)
         for name in ("epochs", "lr", "max_steps", "max_minutes", "dev_examples", "threads"):
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not value > 0):
