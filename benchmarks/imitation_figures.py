@@ -27,9 +27,9 @@ from rich.table import Table
 from textgym.agents import load_agent
 from textgym.agents.seq2seq import SubgoalConfig, TrainConfig, train_bc, train_subgoal
 from textgym.agents.seq2seq.training import prepare_data
-from textgym.baselines.evaluate import EpisodeResult, evaluate, protocol_episodes, summarize
-from textgym.baselines.protocols import PROTOCOLS
 from textgym.baselines.report import print_table
+from textgym.evaluation.evaluate import EpisodeResult, evaluate, protocol_episodes, summarize
+from textgym.evaluation.protocols import PROTOCOLS
 
 AGENTS = ("random", "oracle", "bc-overlap", "subgoal-overlap", "bc-minilm", "subgoal-minilm")
 

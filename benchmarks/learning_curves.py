@@ -110,8 +110,8 @@ def print_speed(root: Path) -> None:
 def evaluate_drrn(root: Path) -> None:
     from textgym.agents import RandomAgent
     from textgym.agents.drrn import DRRNAgent
-    from textgym.baselines.evaluate import evaluate, protocol_episodes, summarize
-    from textgym.baselines.protocols import PROTOCOLS
+    from textgym.evaluation.evaluate import evaluate, protocol_episodes, summarize
+    from textgym.evaluation.protocols import PROTOCOLS
 
     print(f"\n{'task (paper protocol: 10 test variations, easy, 100 steps)':<60} {'random':>7} "
           f"{'DRRN ours':>10} {'DRRN paper':>11}")

@@ -2,7 +2,8 @@
 
 Each command lives in its own module with `configure(parser)` and `run(args) -> int`, imported
 only when used, so `textgym play` starts without loading torch. A group of commands (`train`,
-`data`) is a module whose `configure` adds its own lazy sub-commands; the innermost module runs.
+`data`) is a table of its own lazy sub-commands; the innermost module runs. This module is the
+top of the package: nothing in `textgym` imports it.
 """
 
 from __future__ import annotations
@@ -12,10 +13,34 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+DATA_COMMANDS: dict[str, tuple[str, str]] = {
+    "gold": ("textgym.data.gold", "replay gold paths and write one record per step"),
+    "annotate": ("textgym.data.annotate", "segment gold episodes into sub-goals (progress or llm)"),
+    "stats": ("textgym.data.stats", "episodes, steps, segments and coverage of a dataset folder"),
+}
+
+TRAINERS: dict[str, tuple[str, str]] = {
+    "bc": ("textgym.agents.seq2seq.train_bc", "behaviour cloning: a seq2seq LM on gold actions"),
+    "subgoal": ("textgym.agents.seq2seq.train_subgoal",
+                "sub-goal distillation: planner + executor seq2seq LMs"),
+    "ppo": ("textgym.agents.ppo.train", "MaskablePPO (sb3-contrib) over candidate actions"),
+    "drrn": ("textgym.agents.drrn.train", "DRRN: Q-learning over candidate actions"),
+    "cola-world-model": ("textgym.agents.cola.train_world_model",
+                         "CoLA stage 1: trunk, inverse dynamics and latent-conditioned world model"),
+    "cola-policy": ("textgym.agents.cola.train_policy", "CoLA: behaviour-clone the latent policy"),
+    "cola-rl": ("textgym.agents.cola.train_rl", "CoLA: RL on the latent policy with env reward"),
+}
+
+GROUPS: dict[str, tuple[dict[str, tuple[str, str]], str]] = {
+    "data": (DATA_COMMANDS, "data_command"),
+    "train": (TRAINERS, "algorithm"),
+}
+"""Commands that are groups: their sub-command table and the namespace attribute of the choice."""
+
 COMMANDS: dict[str, tuple[str, str]] = {
     "play": ("textgym.play", "play an env yourself in the terminal"),
-    "data": ("textgym.data.cli", "build trajectory data: gold paths, sub-goal annotation, stats"),
-    "train": ("textgym.baselines.train", "train a baseline agent"),
+    "data": ("data", "build trajectory data: gold paths, sub-goal annotation, stats"),
+    "train": ("train", "train a baseline agent"),
     "eval": ("textgym.baselines.eval_cli", "evaluate an agent on a protocol"),
     "bench": ("textgym.baselines.bench", "compare every baseline (and yours) on a protocol"),
 }
@@ -23,7 +48,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 def add_lazy_commands(parser: argparse.ArgumentParser, table: dict[str, tuple[str, str]],
                       dest: str = "command") -> None:
-    """Sub-commands whose modules (`configure(parser)`, `run(args)`) load only when chosen."""
+    """Sub-commands whose modules (`configure(parser)`, `run(args)`) load only when chosen; a
+    target named in `GROUPS` is a group of sub-commands instead of a module."""
 
     class LazyCommand(argparse.Action):
         def __call__(self, parser, namespace, values, option_string=None):  # type: ignore[override]
@@ -32,11 +58,16 @@ def add_lazy_commands(parser: argparse.ArgumentParser, table: dict[str, tuple[st
             name, *rest = values
             if name not in table:
                 parser.error(f"unknown {dest} {name!r}; choose from {', '.join(table)}")
-            module = importlib.import_module(table[name][0])
-            sub = argparse.ArgumentParser(prog=f"{parser.prog} {name}", description=table[name][1])
-            module.configure(sub)
+            target, description = table[name]
+            sub = argparse.ArgumentParser(prog=f"{parser.prog} {name}", description=description)
             setattr(namespace, dest, name)
-            namespace.command_module = module  # a nested group's own sub-command replaces it below
+            if target in GROUPS:
+                add_lazy_commands(sub, *GROUPS[target])
+                namespace.command_module = None  # the group's own sub-command sets it
+            else:
+                module = importlib.import_module(target)
+                module.configure(sub)
+                namespace.command_module = module
             sub.parse_args(rest, namespace)
 
     parser.epilog = (f"{dest}s:\n" + "\n".join(f"  {n:<18} {h}" for n, (_, h) in table.items())

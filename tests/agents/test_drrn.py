@@ -12,9 +12,9 @@ import torch
 
 from textgym.agents import RandomAgent, load_agent
 from textgym.agents.drrn import DRRN, DRRNAgent
-from textgym.baselines.evaluate import EpisodeSpec, evaluate, summarize
 from textgym.cli import main
 from textgym.data.tokenizer import build_word_tokenizer
+from textgym.evaluation.evaluate import EpisodeSpec, evaluate, summarize
 
 COIN = "TextWorldExpress/coin-v0"
 EASY_COIN = {"num_locations": 2}  # the coin is in the start room or one door away

@@ -14,9 +14,9 @@ import pytest
 import textgym  # noqa: F401 - registers the envs
 from textgym.agents import load_agent
 from textgym.agents.ppo import PPOAgent
-from textgym.baselines.evaluate import EpisodeSpec, evaluate
 from textgym.cli import main
 from textgym.data.tokenizer import build_word_tokenizer
+from textgym.evaluation.evaluate import EpisodeSpec, evaluate
 from textgym.wrappers import CandidateActions, EncodeDict, TokenIdEncoder
 
 COIN = "TextWorldExpress/coin-v0"

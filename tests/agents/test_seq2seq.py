@@ -40,10 +40,10 @@ from textgym.agents.seq2seq.prompts import (
     subgoal_examples,
 )
 from textgym.agents.seq2seq.training import prepare_data
-from textgym.baselines.evaluate import evaluate, protocol_episodes
-from textgym.baselines.protocols import PROTOCOLS
 from textgym.cli import main
 from textgym.data.gold import build_gold, iter_episodes
+from textgym.evaluation.evaluate import evaluate, protocol_episodes
+from textgym.evaluation.protocols import PROTOCOLS
 
 ENV_IDS = ["ScienceWorld/lifespan-longest-lived-v0", "ScienceWorld/find-non-living-thing-v0"]
 TINY = ScratchT5(d_model=32, d_ff=64, num_layers=1, num_heads=2)

@@ -9,9 +9,9 @@ import pytest
 
 from textgym.baselines.backends import run_episodes
 from textgym.baselines.bench import RESULT_FILES
-from textgym.baselines.evaluate import protocol_episodes
-from textgym.baselines.protocols import PROTOCOLS
 from textgym.cli import main
+from textgym.evaluation.evaluate import protocol_episodes
+from textgym.evaluation.protocols import PROTOCOLS
 
 SHORT = "ScienceWorld/lifespan-longest-lived-v0"
 

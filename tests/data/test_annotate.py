@@ -11,7 +11,7 @@ import threading
 import pytest
 
 from textgym.cli import main
-from textgym.data.annotate import annotate_dataset, annotated_records, functional, progress_segments
+from textgym.data.annotate import annotate_dataset, annotated_records
 from textgym.data.gold import build_gold, episode_files, read_episode
 from textgym.data.llm_annotator import (
     Endpoint,
@@ -23,6 +23,7 @@ from textgym.data.llm_annotator import (
     parse_plan,
     resolve_model,
 )
+from textgym.data.segments import functional, progress_segments
 from textgym.data.stats import segment_problem
 
 

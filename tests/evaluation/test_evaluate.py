@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from textgym.agents import OracleAgent, RandomAgent, load_agent
-from textgym.baselines.evaluate import EpisodeSpec, episode_seed, evaluate, protocol_episodes, summarize
-from textgym.baselines.protocols import PROTOCOLS, get_protocol
+from textgym.evaluation.evaluate import EpisodeSpec, episode_seed, evaluate, protocol_episodes, summarize
+from textgym.evaluation.protocols import PROTOCOLS, get_protocol
 
 SHORT = "ScienceWorld/lifespan-longest-lived-v0"
 BOIL = "ScienceWorld/boil-v0"

@@ -7,7 +7,7 @@ episode: `reset(num_envs)` makes the slots, `reset_env(slot, seed)` starts a new
 and `act_batch(observations, infos, slots)` acts for the listed slots. Randomness is seeded per
 episode, so results do not depend on how episodes are spread over slots, processes or machines.
 Any object with an `act(observation, info) -> str` method can be evaluated as well
-(`textgym.baselines.evaluate.as_agent` adapts it).
+(`textgym.evaluation.evaluate.as_agent` adapts it).
 
     >>> agent = RandomAgent()
     >>> agent.reset(num_envs=1)

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from itertools import groupby
 
-from textgym.baselines.evaluate import EpisodeResult, EpisodeSpec, evaluate
 from textgym.distributed import check_backend, ray_session
+from textgym.evaluation.evaluate import EpisodeResult, EpisodeSpec, evaluate
 
 
 def run_local(agent_reference: str, episodes: Sequence[EpisodeSpec], num_envs: int = 1, device: str = "cpu",

@@ -21,7 +21,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from textgym.baselines.protocols import PROTOCOLS
+from textgym.evaluation.protocols import PROTOCOLS
 
 
 @dataclass(frozen=True)
@@ -134,8 +134,6 @@ def run(args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from textgym.baselines.backends import run_episodes
-    from textgym.baselines.evaluate import protocol_episodes, summarize
-    from textgym.baselines.protocols import get_protocol
     from textgym.baselines.recipes import BenchContext
     from textgym.baselines.report import (
         markdown_table,
@@ -145,6 +143,8 @@ def run(args: argparse.Namespace) -> int:
         write_results,
     )
     from textgym.cache import write_json_atomic
+    from textgym.evaluation.evaluate import protocol_episodes, summarize
+    from textgym.evaluation.protocols import get_protocol
 
     if args.num_envs < 1:
         raise ValueError("--num-envs must be at least 1.")

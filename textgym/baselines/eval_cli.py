@@ -9,7 +9,7 @@ import time
 from rich.console import Console
 from rich.progress import Progress
 
-from textgym.baselines.protocols import PROTOCOLS, get_protocol
+from textgym.evaluation.protocols import PROTOCOLS, get_protocol
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -27,8 +27,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from textgym.agents import load_agent
-    from textgym.baselines.evaluate import evaluate, protocol_episodes
     from textgym.baselines.report import print_table, versions, write_results
+    from textgym.evaluation.evaluate import evaluate, protocol_episodes
 
     if args.num_envs < 1:
         raise ValueError("--num-envs must be at least 1.")

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from textgym.baselines.protocols import Protocol
 from textgym.cache import cache_dir, read_json, write_json_atomic
+from textgym.evaluation.protocols import Protocol
 
 Log = Callable[[str], None]
 RECORD_FILE = "train_record.json"
@@ -75,10 +75,19 @@ class BenchContext:
 
 
 def _run_cli(arguments: list[str]) -> None:
-    from textgym.cli import main
+    import argparse
+    import importlib
 
-    if main(arguments) != 0:
+    module = importlib.import_module(TRAINER_MODULES[arguments[1]])
+    parser = argparse.ArgumentParser(prog=f"textgym train {arguments[1]}")
+    module.configure(parser)
+    if module.run(parser.parse_args(arguments[2:])) != 0:
         raise RuntimeError(f"`textgym {' '.join(arguments)}` failed.")
+
+
+TRAINER_MODULES = {"cola-world-model": "textgym.agents.cola.train_world_model",
+                   "cola-policy": "textgym.agents.cola.train_policy",
+                   "drrn": "textgym.agents.drrn.train", "ppo": "textgym.agents.ppo.train"}
 
 
 def bc(context: BenchContext, log: Log) -> tuple[Path, dict[str, Any]]:

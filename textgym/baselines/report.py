@@ -14,8 +14,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from textgym.baselines.evaluate import EpisodeResult, summarize
 from textgym.cache import write_json_atomic
+from textgym.evaluation.evaluate import EpisodeResult, summarize
 
 REFERENCE_FILE = Path(__file__).with_name("reference_scores.json")
 _PACKAGES = ("textgym", "scienceworld", "textworld-express", "textworld", "gymnasium", "numpy", "torch",

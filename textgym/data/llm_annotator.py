@@ -38,7 +38,7 @@ from typing import Any, Protocol
 import orjson
 
 from textgym.cache import cache_dir, read_json, write_json_atomic
-from textgym.data.annotate import Segment, label_segment
+from textgym.data.segments import Segment, label_segment
 
 Messages = list[dict[str, str]]
 Plan = list[tuple[str, list[str]]]

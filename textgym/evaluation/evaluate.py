@@ -14,13 +14,30 @@ import zlib
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import gymnasium as gym
 import numpy as np
 
-from textgym.agents.base import Agent
-from textgym.baselines.protocols import Protocol
+from textgym.evaluation import protocols
+
+
+@runtime_checkable
+class BatchedAgent(Protocol):
+    """What the loop drives: `textgym.agents.Agent` has exactly this shape (see its docstring).
+
+    Defined here, not imported from `textgym.agents`, so that evaluation sits below the agents
+    and any agent, trainer included, may evaluate itself.
+    """
+
+    required_info: tuple[str, ...]
+
+    def reset(self, num_envs: int = 1) -> None: ...
+
+    def reset_env(self, slot: int, seed: int | None = None) -> None: ...
+
+    def act_batch(self, observations: Sequence[str], infos: Sequence[dict[str, Any]],
+                  slots: Sequence[int] | None = None) -> list[str]: ...
 
 
 @dataclass(frozen=True)
@@ -59,7 +76,7 @@ def episode_seed(env_id: str, variation: int, base_seed: int = 0) -> int:
     return (zlib.crc32(f"{env_id}:{variation}".encode()) + base_seed) % 2**31
 
 
-def protocol_episodes(protocol: Protocol, env_ids: Sequence[str] | None = None,
+def protocol_episodes(protocol: protocols.Protocol, env_ids: Sequence[str] | None = None,
                       variations_per_task: int | None = None, base_seed: int = 0) -> list[EpisodeSpec]:
     """The episodes of `protocol`, optionally restricted to some envs or fewer variations."""
     chosen = list(protocol.env_ids) if not env_ids else list(env_ids)
@@ -80,14 +97,17 @@ def protocol_episodes(protocol: Protocol, env_ids: Sequence[str] | None = None,
     return episodes
 
 
-class _CallableAgent(Agent):
-    """Adapts any object with `act(observation, info)` (and optionally `reset()`) to `Agent`."""
+class _CallableAgent:
+    """Adapts any object with `act(observation, info)` (and optionally `reset()`) to `BatchedAgent`."""
 
     def __init__(self, policy: Any) -> None:
-        super().__init__(getattr(policy, "device", "cpu"))
+        self.device = getattr(policy, "device", "cpu")
         self.policy = policy
         self.name = getattr(policy, "name", type(policy).__name__)
         self.required_info = tuple(getattr(policy, "required_info", ()))
+
+    def reset(self, num_envs: int = 1) -> None:
+        self.num_envs = num_envs
 
     def reset_env(self, slot: int, seed: int | None = None) -> None:
         if hasattr(self.policy, "reset"):
@@ -98,16 +118,16 @@ class _CallableAgent(Agent):
         return [self.policy.act(o, i) for o, i in zip(observations, infos, strict=True)]
 
 
-def as_agent(policy: Any) -> tuple[Agent, bool]:
-    """`(agent, batched)`: an `Agent` as is, or a plain policy wrapped (which runs one env at a time)."""
-    if isinstance(policy, Agent):
+def as_agent(policy: Any) -> tuple[BatchedAgent, bool]:
+    """`(agent, batched)`: a `BatchedAgent` as is, or a plain policy wrapped (one env at a time)."""
+    if isinstance(policy, BatchedAgent):
         return policy, True
     if not callable(getattr(policy, "act", None)):
         raise TypeError(f"{type(policy).__name__} is not an agent: it has no act(observation, info) method.")
     return _CallableAgent(policy), False
 
 
-def env_kwargs_for(agent: Agent, spec: EpisodeSpec) -> dict[str, Any]:
+def env_kwargs_for(agent: BatchedAgent, spec: EpisodeSpec) -> dict[str, Any]:
     """Make keywords for `spec` plus the extras the agent reads."""
     required = set(agent.required_info)
     extras = tuple(key for key in ("look", "inventory", "subgoals", "gold_path") if key in required)

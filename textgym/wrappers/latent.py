@@ -26,18 +26,69 @@ sends it to the text env when it is finished. The token-level MDP nests inside t
 
 from __future__ import annotations
 
+import importlib
+import json
 import numbers
+import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, SupportsFloat
+from typing import Any, Protocol, SupportsFloat
 
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-if TYPE_CHECKING:
-    from textgym.agents.cola.model import CoLAModel
-
 OBSERVATIONS = ("state", "tokens")
+DECODER_FILE = "cola.json"
+"""The file of a saved decoder folder; its "class" entry (`module:Class`) names the class whose
+`load(directory, device)` rebuilds it."""
+
+
+class LatentDecoder(Protocol):
+    """What `LatentActions` needs of a latent-action world model. `textgym.agents.cola.CoLAModel`
+    is one; the wrapper depends on this shape, not on the agents package, so wrappers sit below it.
+
+    Attributes:
+        config: `max_command_tokens`, `max_context` and `prompt` (whose `prompt(task, history,
+            observation)` writes the context text).
+        codes: K, the number of latents.
+        trunk: the language model (its output embeddings give the vocabulary and the state width).
+        tokenizer, eos_id, pad_id, device: as their names say.
+        blank: a bool tensor over the vocabulary, True for tokens that add no printable text.
+    """
+
+    config: Any
+    codes: int
+    trunk: Any
+    tokenizer: Any
+    eos_id: int
+    pad_id: int
+    blank: Any
+    device: Any
+
+    def to(self, device: Any) -> LatentDecoder: ...
+
+    def eval(self) -> LatentDecoder: ...
+
+    def encode_prompt(self, prompt: str) -> list[int]: ...
+
+    def read(self, contexts: Any) -> tuple[Any, Any]: ...
+
+    def next_tokens(self, last_states: Any, latents: Any, blank_so_far: Any) -> Any: ...
+
+    def command_text(self, tokens: Any) -> str: ...
+
+
+def load_decoder(directory: str | os.PathLike, device: str = "cpu") -> LatentDecoder:
+    """The decoder saved in `directory` (see `DECODER_FILE`), on `device`."""
+    path = Path(directory) / DECODER_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"{directory} is not a CoLA model folder (no {DECODER_FILE}); train one "
+                                "with `textgym train cola-world-model`.")
+    try:
+        module, _, name = json.loads(path.read_text())["class"].partition(":")
+    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError, AttributeError) as error:
+        raise ValueError(f"Corrupt decoder file {path}: no 'class' entry ({error!r}).") from error
+    return getattr(importlib.import_module(module), name).load(directory, device)
 
 
 class LatentActions(gym.Wrapper[np.ndarray, Any, str, str], gym.utils.RecordConstructorArgs):
@@ -73,21 +124,19 @@ class LatentActions(gym.Wrapper[np.ndarray, Any, str, str], gym.utils.RecordCons
 
     ## Arguments
     - `env`: a text env (`gym.make("ScienceWorld/boil-v0")`, any textgym id).
-    - `model`: a `CoLAModel` or the folder of one (`textgym train cola-world-model`); its policy is
-      not used, the agent being trained replaces it.
+    - `model`: a `LatentDecoder` (a `CoLAModel`) or the folder of one (`textgym train
+      cola-world-model`); its policy is not used, the agent being trained replaces it.
     - `chunk`: None for token mode, or L (1 to `max_command_tokens`) for chunk mode.
     - `observation`: "state" or "tokens".
     - `device`: where the model runs.
     """
 
-    def __init__(self, env: gym.Env, model: CoLAModel | str | Path, *, chunk: int | None = None,
+    def __init__(self, env: gym.Env, model: LatentDecoder | str | os.PathLike, *, chunk: int | None = None,
                  observation: str = "state", device: str = "cpu") -> None:
-        from textgym.agents.cola.model import CoLAModel
-
         gym.utils.RecordConstructorArgs.__init__(self, model=model, chunk=chunk, observation=observation,
                                                  device=device)
         gym.Wrapper.__init__(self, env)
-        self.model = model.to(device) if isinstance(model, CoLAModel) else CoLAModel.load(model, device)
+        self.model = load_decoder(model, device) if isinstance(model, str | os.PathLike) else model.to(device)
         self.model.eval()
         config = self.model.config
         if chunk is not None and (isinstance(chunk, bool) or not isinstance(chunk, numbers.Integral)

@@ -29,8 +29,8 @@ from textgym.agents.cola.text import PromptFormat, encode_prompt
 from textgym.agents.cola.trunks import check_trunk, freeze, load_trunk
 from textgym.spaces import to_printable
 from textgym.validation import check_integer
+from textgym.wrappers.latent import DECODER_FILE as CONFIG_FILE
 
-CONFIG_FILE = "cola.json"
 HEADS_FILE = "heads.safetensors"
 SAVED_TRUNK = "trunk"
 """`CoLAConfig.trunk` value for a trunk stored in the CoLA folder (the offline default)."""
@@ -311,7 +311,8 @@ class CoLAModel(nn.Module):
                  if not key.startswith("trunk.")}
         save_file(heads, directory / HEADS_FILE)
         width = self.codebook.weight.shape[1]
-        meta = {"format": 1, "stage": self.stage, "config": self.config.to_dict(),
+        meta = {"format": 1, "class": f"{type(self).__module__}:{type(self).__qualname__}",
+                "stage": self.stage, "config": self.config.to_dict(),
                 "trunk_width": width, "trunk_vocab": int(self.banned.shape[0])}
         (directory / CONFIG_FILE).write_text(json.dumps(meta, indent=2))
         return directory

@@ -31,8 +31,8 @@ from tqdm import tqdm
 from textgym.agents.cola.agent import CoLAAgent, Decision
 from textgym.agents.cola.model import token_log_probs
 from textgym.agents.cola.training import check_positive, seed_everything, summary_writer, write_json
-from textgym.baselines.evaluate import evaluate, protocol_episodes, summarize
-from textgym.baselines.protocols import PROTOCOLS, Protocol, get_protocol
+from textgym.evaluation.evaluate import evaluate, protocol_episodes, summarize
+from textgym.evaluation.protocols import PROTOCOLS, Protocol, get_protocol
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
