@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from textgym.agents.rl_training import (
+from textgym.agents.common.rl import (
     EpisodeLog,
     add_run_arguments,
     check_run_arguments,

@@ -17,7 +17,7 @@ import argparse
 import os
 import time
 
-from textgym.agents.rl_training import (
+from textgym.agents.common.rl import (
     EpisodeLog,
     add_run_arguments,
     check_run_arguments,
