@@ -8,7 +8,7 @@ Each stage is skipped when its output exists, so a rerun only prints the figures
 1. data: gold paths of the first `--train-variations` train and `--dev-variations` dev variations of
    the 10 `short10` tasks (the `quick` tasks are among them), progress-annotated into sub-goals;
 2. training from scratch on this machine (checkpoints picked on the dev split): BC, then the
-   sub-goal agent's planner and executor, all with the same `TrainConfig`;
+   sub-goal agent's planner and executor, all with the same settings (`BCTrainConfig`, `SubgoalTrainConfig`);
 3. evaluation on exactly the same episodes (same variations and seeds) of each protocol: random,
    oracle, and each trained agent twice, with the paper's word-overlap fallback ("bc-overlap") and
    with the MiniLM one ("bc-minilm", the default); results in ROOT/eval/PROTOCOL/AGENT.json.
@@ -25,7 +25,7 @@ from rich.console import Console
 from rich.table import Table
 
 from textgym.agents import load_agent
-from textgym.agents.seq2seq import SubgoalConfig, TrainConfig, train_bc, train_subgoal
+from textgym.agents.seq2seq import BCTrainConfig, SubgoalTrainConfig, train_bc, train_subgoal
 from textgym.agents.seq2seq.training import prepare_data
 from textgym.baselines.report import print_table
 from textgym.evaluation.evaluate import EpisodeResult, evaluate, protocol_episodes, summarize
@@ -53,11 +53,11 @@ def train(args: argparse.Namespace, data: dict[str, Path], root: Path) -> None:
     common = dict(epochs=args.epochs, max_minutes=args.max_minutes, threads=args.threads, device=args.device,
                   eval_every=50)
     if not (root / "bc" / "agent.json").is_file():
-        train_bc(TrainConfig(data=str(data["gold"]), dev_data=str(data["gold-dev"]), out=str(root / "bc"),
-                             **common))
+        train_bc(BCTrainConfig(data=str(data["gold"]), dev_data=str(data["gold-dev"]), out=str(root / "bc"),
+                               **common))
     if not (root / "subgoal" / "agent.json").is_file():
-        train_subgoal(SubgoalConfig(data=str(data["annotated"]), dev_data=str(data["annotated-dev"]),
-                                    out=str(root / "subgoal"), **common))
+        train_subgoal(SubgoalTrainConfig(data=str(data["annotated"]), dev_data=str(data["annotated-dev"]),
+                                         out=str(root / "subgoal"), **common))
 
 
 def results_of(agent_name: str, protocol: str, root: Path, args: argparse.Namespace) -> list[EpisodeResult]:

@@ -20,16 +20,20 @@ DATA_COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 TRAINERS: dict[str, tuple[str, str]] = {
-    "bc": ("textgym.agents.seq2seq.train_bc", "behaviour cloning: a seq2seq LM on gold actions"),
-    "subgoal": ("textgym.agents.seq2seq.train_subgoal",
+    "bc": ("textgym.agents.seq2seq.train_bc:train_bc", "behaviour cloning: a seq2seq LM on gold actions"),
+    "subgoal": ("textgym.agents.seq2seq.train_subgoal:train_subgoal",
                 "sub-goal distillation: planner + executor seq2seq LMs"),
-    "ppo": ("textgym.agents.ppo.train", "MaskablePPO (sb3-contrib) over candidate actions"),
-    "drrn": ("textgym.agents.drrn.train", "DRRN: Q-learning over candidate actions"),
-    "cola-world-model": ("textgym.agents.cola.train_world_model",
+    "ppo": ("textgym.agents.ppo.train:train_ppo", "MaskablePPO (sb3-contrib) over candidate actions"),
+    "drrn": ("textgym.agents.drrn.train:train_drrn", "DRRN: Q-learning over candidate actions"),
+    "cola-world-model": ("textgym.agents.cola.train_world_model:train_cola_world_model",
                          "CoLA stage 1: trunk, inverse dynamics and latent-conditioned world model"),
-    "cola-policy": ("textgym.agents.cola.train_policy", "CoLA: behaviour-clone the latent policy"),
-    "cola-rl": ("textgym.agents.cola.train_rl", "CoLA: RL on the latent policy with env reward"),
+    "cola-policy": ("textgym.agents.cola.train_policy:train_cola_policy",
+                    "CoLA: behaviour-clone the latent policy"),
+    "cola-rl": ("textgym.agents.cola.train_rl:train_cola_rl",
+                "CoLA: RL on the latent policy with env reward"),
 }
+"""Each trainer is a function `train_x(config: XTrainConfig) -> TrainedAgent`; its options are
+generated from the config's fields (`TrainerCommand`)."""
 
 GROUPS: dict[str, tuple[dict[str, tuple[str, str]], str]] = {
     "data": (DATA_COMMANDS, "data_command"),
@@ -65,7 +69,7 @@ def add_lazy_commands(parser: argparse.ArgumentParser, table: dict[str, tuple[st
                 add_lazy_commands(sub, *GROUPS[target])
                 namespace.command_module = None  # the group's own sub-command sets it
             else:
-                module = importlib.import_module(target)
+                module = TrainerCommand(target) if ":" in target else importlib.import_module(target)
                 module.configure(sub)
                 namespace.command_module = module
             sub.parse_args(rest, namespace)
@@ -74,6 +78,30 @@ def add_lazy_commands(parser: argparse.ArgumentParser, table: dict[str, tuple[st
                      + f"\n\n`{parser.prog} {dest.upper()} --help` lists its options.")
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.add_argument(dest, nargs=argparse.REMAINDER, action=LazyCommand, metavar=f"{dest.upper()} ...")
+
+
+class TrainerCommand:
+    """`configure`/`run` of `textgym train NAME` for the trainer `module:function`: one option per
+    field of the function's config dataclass (`textgym.agents.common.config`)."""
+
+    def __init__(self, reference: str) -> None:
+        import typing
+
+        module, _, name = reference.partition(":")
+        self.train = getattr(importlib.import_module(module), name)
+        self.config_type = typing.get_type_hints(self.train)["config"]
+
+    def configure(self, parser: argparse.ArgumentParser) -> None:
+        from textgym.agents.common.config import add_arguments
+
+        add_arguments(parser, self.config_type)
+
+    def run(self, args: argparse.Namespace) -> int:
+        from textgym.agents.common.config import from_arguments
+
+        trained = self.train(from_arguments(self.config_type, args))
+        print(f"saved to {trained.directory} (evaluate it with `textgym eval --agent {trained.directory}`)")
+        return 0
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -13,6 +13,7 @@ import json
 import os
 import random
 import shutil
+import typing
 from pathlib import Path
 
 import pytest
@@ -27,9 +28,11 @@ from textgym.agents.cola import (
     measure,
     new_trunk,
     train_rl,
-    train_world_model,
 )
 from textgym.agents.cola.text import encode_examples, load_examples
+from textgym.agents.cola.train_rl import train_cola_rl
+from textgym.agents.cola.train_world_model import train_cola_world_model
+from textgym.agents.common.config import add_arguments, from_arguments
 from textgym.cache import CACHE_VARIABLE
 from textgym.cli import main
 from textgym.data.gold import build_gold
@@ -76,10 +79,12 @@ def tiny_model(codes: int = 8) -> CoLAModel:
                      CoLAConfig(codes=codes, heads=2, max_context=64))
 
 
-def run_trainer(module, argv: list[str]) -> int:
+def run_trainer(train, argv: list[str]):
+    """`train` (a trainer function) on the config that `argv` gives on the command line."""
+    config_type = typing.get_type_hints(train)["config"]
     parser = argparse.ArgumentParser()
-    module.configure(parser)
-    return module.run(parser.parse_args(argv))
+    add_arguments(parser, config_type)
+    return train(from_arguments(config_type, parser.parse_args(argv)))
 
 
 # ---------------------------------------------------------------------------------------- model
@@ -125,13 +130,13 @@ def test_bad_k_is_a_clear_error(codes) -> None:
 
 def test_bad_k_on_the_command_line(trained: dict[str, Path], tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="Bad K"):
-        run_trainer(train_world_model, ["--data", str(trained["data"]), "--out", str(tmp_path),
+        run_trainer(train_cola_world_model, ["--data", str(trained["data"]), "--out", str(tmp_path),
                                         *["--codes", "1", "--trunk-steps", "1", "--steps", "1"]])
 
 
 def test_negative_explore_is_a_clear_error(trained: dict[str, Path], tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="--explore"):
-        run_trainer(train_world_model, ["--data", str(trained["data"]), "--out", str(tmp_path),
+        run_trainer(train_cola_world_model, ["--data", str(trained["data"]), "--out", str(tmp_path),
                                         "--explore", "-1"])
 
 
@@ -306,7 +311,7 @@ def test_rl_cli_runs_and_keeps_a_curve(trained: dict[str, Path], tmp_path: Path)
 
 def test_rl_rejects_a_group_of_one(trained: dict[str, Path], tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="group"):
-        run_trainer(train_rl, ["--agent", str(trained["agent"]), "--env", ENV_ID, "--out", str(tmp_path),
+        run_trainer(train_cola_rl, ["--agent", str(trained["agent"]), "--env", ENV_ID, "--out", str(tmp_path),
                                "--group", "1"])
 
 

@@ -19,13 +19,13 @@ import pytest
 from textgym.agents import load_agent
 from textgym.agents.seq2seq import (
     BCAgent,
+    BCTrainConfig,
     CheckpointError,
     PromptConfig,
     ScratchT5,
     Seq2SeqLM,
     SubgoalAgent,
-    SubgoalConfig,
-    TrainConfig,
+    SubgoalTrainConfig,
     train_bc,
     train_subgoal,
 )
@@ -59,13 +59,13 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
                         dev_variations=1, progress=False)
 
 
-def tiny_config(paths: dict[str, Path], out: Path, annotated: bool = False, **changes) -> TrainConfig:
+def tiny_config(paths: dict[str, Path], out: Path, annotated: bool = False, **changes) -> BCTrainConfig:
     kind = "annotated" if annotated else "gold"
     settings = dict(data=str(paths[kind]), dev_data=str(paths[f"{kind}-dev"]), out=str(out), scratch=TINY,
                     max_steps=3, batch_size=8, eval_every=2, num_beams=3, similarity="overlap",
                     progress=False)
     settings.update(changes)
-    return SubgoalConfig(**settings) if annotated else TrainConfig(**settings)
+    return SubgoalTrainConfig(**settings) if annotated else BCTrainConfig(**settings)
 
 
 @pytest.fixture(scope="module")
@@ -235,7 +235,8 @@ def test_cli_trains_an_agent_that_eval_loads(data, tmp_path):
 def test_any_hugging_face_seq2seq_folder_can_be_fine_tuned(agents, data, tmp_path):
     """`model=` takes a Hugging Face id or folder (here a T5 saved with `save_pretrained`, as a
     downloaded FLAN-T5 would be; the hub is not reachable from these machines)."""
-    agent = train_bc(tiny_config(data, tmp_path / "tuned", model=str(agents["bc"] / "model"), max_steps=1))
+    agent = train_bc(tiny_config(data, tmp_path / "tuned", model=str(agents["bc"] / "model"),
+                                 max_steps=1)).agent
     original = Seq2SeqLM.load(agents["bc"] / "model")
     assert agent.model.num_parameters() == original.num_parameters()
     assert agent.model.tokenizer.get_vocab() == original.tokenizer.get_vocab()

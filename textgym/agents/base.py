@@ -7,7 +7,9 @@ episode: `reset(num_envs)` makes the slots, `reset_env(slot, seed)` starts a new
 and `act_batch(observations, infos, slots)` acts for the listed slots. Randomness is seeded per
 episode, so results do not depend on how episodes are spread over slots, processes or machines.
 Any object with an `act(observation, info) -> str` method can be evaluated as well
-(`textgym.evaluation.evaluate.as_agent` adapts it).
+(`textgym.evaluation.evaluate.as_agent` adapts it); `Agent` has the shape of
+`textgym.evaluation.evaluate.BatchedAgent`, which the evaluation loop drives without importing
+this package.
 
     >>> agent = RandomAgent()
     >>> agent.reset(num_envs=1)
@@ -25,9 +27,6 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
-
-INFO_REQUIREMENTS = ("admissible_commands", "look", "inventory", "subgoals", "gold_path")
-"""What an agent may ask the env to put in `info` (see `Agent.required_info`)."""
 
 AGENT_FILE = "agent.json"
 """Every saved agent directory holds this file: `{"class": "module:Class", ...}`."""

@@ -21,6 +21,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from textgym.baselines import recipes
 from textgym.evaluation.protocols import PROTOCOLS
 
 
@@ -32,14 +33,14 @@ class Baseline:
         name: its column in the table and its name on the command line.
         description: one line for `--help`.
         reference: what `load_agent` takes, for agents that need no training.
-        recipe: `module:function` that trains the default agent at small scale (see
-            `textgym.baselines.recipes`) and returns the saved agent directory.
+        recipe: the function of `textgym.baselines.recipes` that trains the default agent at small
+            scale and returns the saved agent directory and its training record.
     """
 
     name: str
     description: str
     reference: str | None = None
-    recipe: str | None = None
+    recipe: Callable[[Any, Callable[[str], None]], tuple[Path, dict]] | None = None
 
 
 RESULT_FILES = ("results.json", "episodes.csv", "table.md", "chart.png", "config.json")
@@ -48,14 +49,12 @@ RESULT_FILES = ("results.json", "episodes.csv", "table.md", "chart.png", "config
 BASELINES: dict[str, Baseline] = {b.name: b for b in (
     Baseline("random", "uniform over the admissible commands", reference="random"),
     Baseline("oracle", "replays the simulator's gold path (an upper bound)", reference="oracle"),
-    Baseline("bc", "behaviour cloning: a seq2seq LM on gold commands", recipe="textgym.baselines.recipes:bc"),
-    Baseline("subgoal", "sub-goal distillation: planner + executor LMs",
-             recipe="textgym.baselines.recipes:subgoal"),
-    Baseline("drrn", "DRRN: Q-learning over the admissible commands",
-             recipe="textgym.baselines.recipes:drrn"),
-    Baseline("ppo", "MaskablePPO over the admissible commands", recipe="textgym.baselines.recipes:ppo"),
+    Baseline("bc", "behaviour cloning: a seq2seq LM on gold commands", recipe=recipes.bc),
+    Baseline("subgoal", "sub-goal distillation: planner + executor LMs", recipe=recipes.subgoal),
+    Baseline("drrn", "DRRN: Q-learning over the admissible commands", recipe=recipes.drrn),
+    Baseline("ppo", "MaskablePPO over the admissible commands", recipe=recipes.ppo),
     Baseline("cola", "CoLA: a latent-action policy over our own small language world model",
-             recipe="textgym.baselines.recipes:cola"),
+             recipe=recipes.cola),
 )}
 
 
@@ -96,10 +95,7 @@ def agent_reference(baseline: Baseline, context: Any, log: Callable[[str], None]
     """The agent to load for `baseline`, training the default one first if it is not cached yet."""
     if baseline.reference is not None:
         return baseline.reference, {}
-    from textgym.agents import import_object
-
-    recipe = import_object(baseline.recipe)
-    directory, record = recipe(context, log)
+    directory, record = baseline.recipe(context, log)
     return str(directory), record
 
 
@@ -133,13 +129,13 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from textgym.agents.common.record import versions
     from textgym.baselines.backends import run_episodes
     from textgym.baselines.recipes import BenchContext
     from textgym.baselines.report import (
         markdown_table,
         print_table,
         reference_scores,
-        versions,
         write_results,
     )
     from textgym.cache import write_json_atomic

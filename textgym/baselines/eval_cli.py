@@ -27,7 +27,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from textgym.agents import load_agent
-    from textgym.baselines.report import print_table, versions, write_results
+    from textgym.agents.common.record import versions
+    from textgym.baselines.report import print_table, write_results
     from textgym.evaluation.evaluate import evaluate, protocol_episodes
 
     if args.num_envs < 1:

@@ -1,9 +1,10 @@
 """How `textgym bench` trains its default agents at small scale, once, and caches them.
 
-Each recipe trains on the *train* split of the protocol's envs (checkpoints picked on *dev*
-where the trainer does that), never on the test variations the protocol evaluates. A recipe
-returns the saved agent directory and a training record (the command line to repeat it, seconds,
-model figures). Results are cached under `cache_dir()/bench/<protocol>-<envs digest>/<agent>/`;
+Each recipe calls a trainer function (`train_bc(BCTrainConfig(...))`, ...) on the *train* split
+of the protocol's envs (checkpoints picked on *dev* where the trainer does that), never on the
+test variations the protocol evaluates, and returns the saved agent directory and the trainer's
+training record (`textgym.agents.common.record`: the command line to repeat it, budget, seconds,
+versions, metrics). Results are cached under `cache_dir()/bench/<protocol>-<envs digest>/<agent>/`;
 `--retrain` ignores the cache and `--train-scale` multiplies every budget (0.05 for a smoke
 test, 4 for stronger baselines). The budgets add up to about 25 minutes on a 2-core CPU.
 """
@@ -11,18 +12,16 @@ test, 4 for stronger baselines). The budgets add up to about 25 minutes on a 2-c
 from __future__ import annotations
 
 import hashlib
-import json
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from textgym.agents.common.record import RECORD_FILE, TrainedAgent
 from textgym.cache import cache_dir, read_json, write_json_atomic
 from textgym.evaluation.protocols import Protocol
 
 Log = Callable[[str], None]
-RECORD_FILE = "train_record.json"
 
 # Budgets at --train-scale 1, sized for the `quick` protocol on a 2-core CPU.
 TRAIN_VARIATIONS, DEV_VARIATIONS = 10, 2  # gold episodes per env for the imitation agents
@@ -48,21 +47,18 @@ class BenchContext:
         key = f"{','.join(self.env_ids)}|seed={self.seed}|scale={self.train_scale:g}"
         return cache_dir() / "bench" / f"{self.protocol.name}-{hashlib.sha1(key.encode()).hexdigest()[:10]}"
 
-    def cached(self, name: str, train: Callable[[Path], dict[str, Any]],
+    def cached(self, name: str, train: Callable[[Path], TrainedAgent],
                log: Log) -> tuple[Path, dict[str, Any]]:
-        """The agent `name` trained by `train(directory)` (which returns its record with the agent's
-        path under "agent"), trained now unless cached."""
+        """The agent `name` trained by `train(directory)`, trained now unless its training record
+        is there already: (the saved agent's folder, the record)."""
         directory = self.root / name
         record = read_json(directory / RECORD_FILE)
         if record is not None and not self.retrain:
             log(f"{name}: the cached default agent ({directory})")
             return directory / record["agent"], record
         log(f"{name}: training the default agent at small scale (first run; cached in {directory})")
-        started = time.perf_counter()
-        record = train(directory)
-        record["seconds"] = round(time.perf_counter() - started, 1)
-        write_json_atomic(directory / RECORD_FILE, record)
-        return directory / record["agent"], record
+        trained = train(directory)
+        return trained.directory, trained.record
 
     def imitation_data(self) -> dict[str, Path]:
         """Gold paths of the train and dev splits, plus their progress annotation (shared by BC,
@@ -74,86 +70,78 @@ class BenchContext:
                             dev_variations=DEV_VARIATIONS, workers=2, progress=False)
 
 
-def _run_cli(arguments: list[str]) -> None:
-    import argparse
-    import importlib
-
-    module = importlib.import_module(TRAINER_MODULES[arguments[1]])
-    parser = argparse.ArgumentParser(prog=f"textgym train {arguments[1]}")
-    module.configure(parser)
-    if module.run(parser.parse_args(arguments[2:])) != 0:
-        raise RuntimeError(f"`textgym {' '.join(arguments)}` failed.")
-
-
-TRAINER_MODULES = {"cola-world-model": "textgym.agents.cola.train_world_model",
-                   "cola-policy": "textgym.agents.cola.train_policy",
-                   "drrn": "textgym.agents.drrn.train", "ppo": "textgym.agents.ppo.train"}
-
-
 def bc(context: BenchContext, log: Log) -> tuple[Path, dict[str, Any]]:
     """Behaviour cloning: a scratch T5 on the gold commands."""
-    from textgym.agents.seq2seq import TrainConfig, train_bc
+    from textgym.agents.seq2seq import BCTrainConfig, train_bc
 
-    def train(directory: Path) -> dict[str, Any]:
+    def train(directory: Path) -> TrainedAgent:
         data = context.imitation_data()
-        config = TrainConfig(data=str(data["gold"]), dev_data=str(data["gold-dev"]), out=str(directory),
-                             max_minutes=SEQ2SEQ_MINUTES * context.train_scale, device=context.device,
-                             seed=context.seed, progress=False)
-        train_bc(config)
-        return {"agent": ".", "training": json.loads((directory / "training.json").read_text())["models"]}
+        return train_bc(BCTrainConfig(
+            data=str(data["gold"]), dev_data=str(data["gold-dev"]), out=str(directory),
+            max_minutes=SEQ2SEQ_MINUTES * context.train_scale, device=context.device, seed=context.seed,
+            progress=False))
 
     return context.cached("bc", train, log)
 
 
 def subgoal(context: BenchContext, log: Log) -> tuple[Path, dict[str, Any]]:
     """Sub-goal distillation: planner and executor on the progress-annotated gold paths."""
-    from textgym.agents.seq2seq import SubgoalConfig, train_subgoal
+    from textgym.agents.seq2seq import SubgoalTrainConfig, train_subgoal
 
-    def train(directory: Path) -> dict[str, Any]:
+    def train(directory: Path) -> TrainedAgent:
         data = context.imitation_data()
-        config = SubgoalConfig(data=str(data["annotated"]), dev_data=str(data["annotated-dev"]),
-                               out=str(directory), max_minutes=SEQ2SEQ_MINUTES * context.train_scale,
-                               device=context.device, seed=context.seed, progress=False)
-        train_subgoal(config)
-        return {"agent": ".", "training": json.loads((directory / "training.json").read_text())["models"]}
+        return train_subgoal(SubgoalTrainConfig(
+            data=str(data["annotated"]), dev_data=str(data["annotated-dev"]), out=str(directory),
+            max_minutes=SEQ2SEQ_MINUTES * context.train_scale, device=context.device, seed=context.seed,
+            progress=False))
 
     return context.cached("subgoal", train, log)
 
 
 def cola(context: BenchContext, log: Log) -> tuple[Path, dict[str, Any]]:
     """CoLA: our own small trunk and world model on the gold text, then BC of the latent policy."""
+    from textgym.agents.cola.train_policy import CoLAPolicyTrainConfig, train_cola_policy
+    from textgym.agents.cola.train_world_model import CoLAWorldModelTrainConfig, train_cola_world_model
 
-    def train(directory: Path) -> dict[str, Any]:
+    def train(directory: Path) -> TrainedAgent:
         data = context.imitation_data()
-        steps = {stage: str(max(20, round(n * context.train_scale))) for stage, n in COLA_STEPS.items()}
-        common = ["--data", str(data["gold"]), "--eval-data", str(data["gold-dev"]),
-                  "--device", context.device, "--seed", str(context.seed), "--quiet"]
-        world_model = ["train", "cola-world-model", *common, "--out", str(directory / "world-model"),
-                       "--trunk-steps", steps["trunk"], "--steps", steps["world_model"]]
-        policy = ["train", "cola-policy", *common, "--world-model", str(directory / "world-model"),
-                  "--out", str(directory / "agent"), "--steps", steps["policy"]]
-        for arguments in (world_model, policy):
-            _run_cli(arguments)
-        command = " && ".join("textgym " + " ".join(arguments) for arguments in (world_model, policy))
-        metrics = json.loads((directory / "agent" / "metrics.json").read_text())
-        return {"agent": "agent", "command": command, "training": metrics}
+        steps = {stage: max(20, round(n * context.train_scale)) for stage, n in COLA_STEPS.items()}
+        common = {"data": str(data["gold"]), "eval_data": str(data["gold-dev"]), "device": context.device,
+                  "seed": context.seed, "progress": False}
+        world_model = train_cola_world_model(CoLAWorldModelTrainConfig(
+            **common, out=str(directory / "world-model"), trunk_steps=steps["trunk"],
+            steps=steps["world_model"]))
+        policy = train_cola_policy(CoLAPolicyTrainConfig(
+            **common, world_model=str(world_model.directory), out=str(directory / "agent"),
+            steps=steps["policy"]))
+        # One record for both stages, where the bench looks for it.
+        record = {**policy.record, "agent": "agent",
+                  "command": f"{world_model.record['command']} && {policy.record['command']}",
+                  "budget": {"steps": world_model.record["budget"]["steps"] + steps["policy"],
+                             "unit": "optimizer steps (trunk + world model + policy)"},
+                  "seconds": round(world_model.record["seconds"] + policy.record["seconds"], 1)}
+        write_json_atomic(directory / RECORD_FILE, record)
+        return TrainedAgent(policy.agent, policy.directory, record)
 
     return context.cached("cola", train, log)
 
 
-def _rl(algorithm: str, extra: list[str]) -> Callable[[BenchContext, Log], tuple[Path, dict[str, Any]]]:
-    """A recipe that runs `textgym train ALGORITHM` on all the protocol's envs at once."""
+def _rl(algorithm: str, **settings: Any) -> Callable[[BenchContext, Log], tuple[Path, dict[str, Any]]]:
+    """A recipe that trains `algorithm` on all the protocol's envs at once."""
 
     def recipe(context: BenchContext, log: Log) -> tuple[Path, dict[str, Any]]:
-        def train(directory: Path) -> dict[str, Any]:
+        if algorithm == "drrn":
+            from textgym.agents.drrn.train import DRRNTrainConfig as Config
+            from textgym.agents.drrn.train import train_drrn as trainer
+        else:
+            from textgym.agents.ppo.train import PPOTrainConfig as Config
+            from textgym.agents.ppo.train import train_ppo as trainer
+
+        def train(directory: Path) -> TrainedAgent:
             steps = max(64, round(RL_STEPS[algorithm] * context.train_scale))
-            arguments = ["train", algorithm, *(a for env_id in context.env_ids for a in ("--env", env_id)),
-                         "--total-steps", str(steps), "--num-envs", str(max(4, len(context.env_ids))),
-                         "--seed", str(context.seed), "--device", context.device, "--out", str(directory),
-                         "--quiet", *extra]
-            _run_cli(arguments)
-            summary = json.loads((directory / "summary.json").read_text())
-            return {"agent": "agent", "command": "textgym " + " ".join(arguments), "training": summary}
+            return trainer(Config(env=context.env_ids, total_steps=steps,
+                                  num_envs=max(4, len(context.env_ids)), seed=context.seed,
+                                  device=context.device, out=str(directory), progress=False, **settings))
 
         return context.cached(algorithm, train, log)
 
@@ -161,5 +149,5 @@ def _rl(algorithm: str, extra: list[str]) -> Callable[[BenchContext, Log], tuple
     return recipe
 
 
-drrn = _rl("drrn", ["--max-candidates", "32"])
-ppo = _rl("ppo", ["--max-candidates", "32", "--encoder", "tokens", "--n-steps", "64", "--batch-size", "64"])
+drrn = _rl("drrn", max_candidates=32)
+ppo = _rl("ppo", max_candidates=32, encoder="tokens", n_steps=64, batch_size=64)

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import csv
-import importlib.metadata
 import json
-import os
-import platform
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -18,28 +15,6 @@ from textgym.cache import write_json_atomic
 from textgym.evaluation.evaluate import EpisodeResult, summarize
 
 REFERENCE_FILE = Path(__file__).with_name("reference_scores.json")
-_PACKAGES = ("textgym", "scienceworld", "textworld-express", "textworld", "gymnasium", "numpy", "torch",
-             "transformers", "tokenizers", "stable-baselines3", "sb3-contrib", "ray", "py4j")
-
-
-def versions() -> dict[str, str]:
-    """Every library version a run depends on, plus Python, the OS, Java and the accelerator."""
-    found = {"python": platform.python_version(), "platform": platform.platform()}
-    for package in _PACKAGES:
-        try:
-            found[package] = importlib.metadata.version(package)
-        except importlib.metadata.PackageNotFoundError:
-            found[package] = "not installed"
-    found["java"] = os.environ.get("JAVA_HOME", "") or "java on PATH"
-    try:
-        import torch
-
-        found["accelerator"] = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none (CPU)"
-    except ImportError:
-        found["accelerator"] = "unknown (no torch)"
-    return found
-
-
 def reference_scores(protocol: str) -> list[dict[str, Any]]:
     """Published scores measured under `protocol` (see reference_scores.json for sources)."""
     references = json.loads(REFERENCE_FILE.read_text())["references"]

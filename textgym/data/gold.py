@@ -30,11 +30,10 @@ import orjson
 from textgym.cache import read_json, write_bytes_atomic, write_json_atomic
 from textgym.data.records import GoldStep
 from textgym.distributed import BACKENDS, check_backend, ray_session
-from textgym.envs import SPLITS, TextEnv, registered_ids
+from textgym.envs import FAMILIES, SPLITS, TextEnv, registered_ids
 from textgym.envs.base import closest
 
 MANIFEST = "manifest.json"
-FAMILIES = ("ScienceWorld", "TextWorldExpress", "TextWorld")
 
 
 # ---------------------------------------------------------------------------------------- files

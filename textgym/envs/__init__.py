@@ -15,9 +15,12 @@ from textgym.envs.scienceworld import ScienceWorldEnv
 from textgym.envs.textworld import TextWorldEnv
 from textgym.envs.textworld_express import TextWorldExpressEnv
 
-__all__ = ["SPLITS", "JavaNotFoundError", "ScienceWorldEnv", "SimulatorCrashedError", "Subgoal",
+__all__ = ["FAMILIES", "SPLITS", "JavaNotFoundError", "ScienceWorldEnv", "SimulatorCrashedError", "Subgoal",
            "TextEnv", "TextWorldEnv", "TextWorldExpressEnv", "Transition", "register_textgym_envs",
            "registered_ids"]
+
+FAMILIES = ("ScienceWorld", "TextWorldExpress", "TextWorld")
+"""The env families, in registration order (each id is `<Family>/<task>-v0`)."""
 
 DEFAULT_MAX_EPISODE_STEPS = 100
 """Agent commands per episode, the limit of the papers' protocols."""
@@ -50,6 +53,6 @@ def register_textgym_envs() -> None:
 
 def registered_ids(family: str | None = None) -> list[str]:
     """All textgym ids (or one family's), in registration order."""
-    families = ("ScienceWorld", "TextWorldExpress", "TextWorld") if family is None else (family,)
+    families = FAMILIES if family is None else (family,)
     return [env_id for env_id, spec in gym.registry.items()
             if spec.namespace in families and str(spec.entry_point).startswith("textgym.")]

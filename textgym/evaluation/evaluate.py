@@ -163,7 +163,7 @@ class _Slot:
         spec, info = self.spec, self.info
         score, max_score = float(info["score"]), float(info["max_score"])
         return EpisodeResult(env_id=spec.env_id, variation=spec.variation, seed=spec.seed, score=score,
-                             max_score=max_score, normalized=100.0 * max(score, 0.0) / max_score,
+                             max_score=max_score, normalized=protocols.normalized_score(score, max_score),
                              won=bool(info["won"]), lost=bool(info["lost"]), steps=len(self.actions),
                              seconds=time.perf_counter() - self.started, actions=list(self.actions))
 

@@ -86,6 +86,15 @@ PROTOCOLS: dict[str, Protocol] = {
 }
 
 
+def normalized_score(score: float, max_score: float) -> float:
+    """The protocols' score: 0-100, a negative final score counted as 0.
+
+    >>> normalized_score(-5, 100), normalized_score(1, 4)
+    (0.0, 25.0)
+    """
+    return 100.0 * max(float(score), 0.0) / float(max_score)
+
+
 def get_protocol(name: str) -> Protocol:
     """The protocol called `name`, or a clear error listing the known ones."""
     if name not in PROTOCOLS:

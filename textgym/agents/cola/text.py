@@ -125,6 +125,9 @@ class Encoded:
     def tokens(self) -> int:
         return sum(len(ids) for ids in self.ids)
 
+    def lengths(self) -> list[int]:
+        return [len(ids) for ids in self.ids]
+
 
 def encode_examples(tokenizer: Any, items: Sequence[Example], max_context: int,
                     max_command_tokens: int) -> Encoded:
@@ -132,17 +135,7 @@ def encode_examples(tokenizer: Any, items: Sequence[Example], max_context: int,
     return Encoded([ids for ids, _ in pairs], [start for _, start in pairs])
 
 
-def batches(data: Encoded, batch_size: int, rng: random.Random | None = None) -> Iterator[list[int]]:
-    """Index batches over `data`; with `rng`, shuffled, each batch of similar lengths (less padding)."""
-    order = list(range(len(data)))
-    if rng is None:
-        yield from (order[i:i + batch_size] for i in range(0, len(order), batch_size))
-        return
-    rng.shuffle(order)
-    window = batch_size * 32
-    chunks = []
-    for start in range(0, len(order), window):
-        block = sorted(order[start:start + window], key=lambda i: len(data.ids[i]))
-        chunks += [block[i:i + batch_size] for i in range(0, len(block), batch_size)]
-    rng.shuffle(chunks)
-    yield from chunks
+def batches(data: Encoded, batch_size: int) -> Iterator[list[int]]:
+    """Index batches over `data` in order (the held-out figures; training shuffles with
+    `textgym.agents.common.batching`)."""
+    yield from (list(range(i, min(i + batch_size, len(data)))) for i in range(0, len(data), batch_size))

@@ -12,8 +12,10 @@ greedily) then reproduces the gold commands; the folder written is a `CoLAAgent`
 
 from __future__ import annotations
 
-import argparse
+import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import torch
 from torch.nn import functional as F
@@ -24,53 +26,58 @@ from textgym.agents.cola.metrics import measure
 from textgym.agents.cola.model import CoLAModel
 from textgym.agents.cola.text import encode_examples, load_examples, split_episodes
 from textgym.agents.cola.train_world_model import format_figures
-from textgym.agents.cola.training import (
-    add_common_arguments,
-    add_data_arguments,
-    check_positive,
-    endless_batches,
-    log_figures,
-    seed_everything,
-    summary_writer,
-    warmup_cosine,
-    write_json,
-)
+from textgym.agents.cola.training import CoLAImitationConfig
+from textgym.agents.common.batching import endless_batches
+from textgym.agents.common.config import option
+from textgym.agents.common.logs import log_figures
+from textgym.agents.common.record import TrainedAgent, finish
+from textgym.agents.common.schedules import warmup_cosine
+from textgym.agents.common.seeding import seed_everything
+from textgym.cache import write_json_atomic
+from textgym.validation import check_integer, check_positive
 
 
-def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--world-model", required=True,
-                        help="folder written by `textgym train cola-world-model`")
-    add_data_arguments(parser)
-    add_common_arguments(parser, steps=1500, lr=1e-3)
-    parser.add_argument("--eval-every", type=int, default=500,
-                        help="steps between held-out figures (default: %(default)s)")
+@dataclass(kw_only=True)
+class CoLAPolicyTrainConfig(CoLAImitationConfig):
+    """Settings of `textgym train cola-policy`."""
+
+    command: ClassVar[str] = "cola-policy"
+    world_model: str = option(help="folder written by `textgym train cola-world-model`")
+    steps: int = option(1500, help="optimizer steps")
+
+    def __post_init__(self) -> None:
+        for name in ("steps", "batch_size", "eval_every"):
+            check_integer(name, getattr(self, name), low=1)
+        check_positive("lr", self.lr)
 
 
-def run(args: argparse.Namespace) -> int:
-    check_positive(args, "steps", "batch_size", "lr", "eval_every")
-    rng = seed_everything(args.seed)
-    out = Path(args.out)
-    model = CoLAModel.load(args.world_model, device=args.device)
+def train_cola_policy(config: CoLAPolicyTrainConfig) -> TrainedAgent:
+    """Behaviour-clone the latent policy of `config.world_model`; the agent is saved in `config.out`."""
+    started = time.perf_counter()
+    rng = seed_everything(config.seed)
+    out = Path(config.out)
+    model = CoLAModel.load(config.world_model, device=config.device)
     fmt = model.config.prompt
-    examples = load_examples(args.data, fmt)
-    if args.eval_data:
-        train_examples, held_examples = examples, load_examples(args.eval_data, fmt)
+    examples = load_examples(config.data, fmt)
+    if config.eval_data:
+        train_examples, held_examples = examples, load_examples(config.eval_data, fmt)
     else:
-        train_examples, held_examples = split_episodes(examples, args.held_out, args.seed)
-    config = model.config
-    data, held_out = (encode_examples(model.tokenizer, items, config.max_context, config.max_command_tokens)
+        train_examples, held_examples = split_episodes(examples, config.held_out, config.seed)
+    cola = model.config
+    data, held_out = (encode_examples(model.tokenizer, items, cola.max_context, cola.max_command_tokens)
                       for items in (train_examples, held_examples))
-    writer = summary_writer(args)
+    writer = config.writer()
     print(f"policy: {sum(p.numel() for p in model.policy.parameters()):,} parameters; "
           f"{len(data)} commands to clone")
 
     model.stage = "policy"
-    agent = CoLAAgent(model, device=args.device)
+    agent = CoLAAgent(model, device=config.device)
     model.train()
-    optimizer = torch.optim.AdamW(model.policy.parameters(), lr=args.lr, weight_decay=0.01)
-    schedule = warmup_cosine(optimizer, args.steps)
-    batches = endless_batches(data, args.batch_size, rng)
-    for step in (bar := tqdm(range(args.steps), desc="policy", dynamic_ncols=True, disable=args.quiet)):
+    optimizer = torch.optim.AdamW(model.policy.parameters(), lr=config.lr, weight_decay=0.01)
+    schedule = warmup_cosine(optimizer, config.steps, min(100, config.steps // 10))
+    batches = endless_batches(data.lengths(), config.batch_size, rng)
+    for step in (bar := tqdm(range(config.steps), desc="policy", dynamic_ncols=True,
+                             disable=not config.progress)):
         index = next(batches)
         ids, mask = model.pad([data.ids[i] for i in index])
         states = model.states(ids, mask)
@@ -90,15 +97,16 @@ def run(args: argparse.Namespace) -> int:
         bar.set_postfix(loss=f"{loss.item():.3f}", acc=f"{accuracy:.2f}")
         writer.add_scalar("policy/bc_loss", loss.item(), step)
         writer.add_scalar("policy/bc_accuracy", accuracy, step)
-        if (step + 1) % args.eval_every == 0 and step + 1 < args.steps:
-            log_figures(writer, "held_out", measure(model, held_out, args.batch_size), step)
+        if (step + 1) % config.eval_every == 0 and step + 1 < config.steps:
+            log_figures(writer, "held_out", measure(model, held_out, config.batch_size), step)
             agent.save(out)  # a checkpoint
 
-    figures = measure(model, held_out, args.batch_size)
-    log_figures(writer, "held_out", figures, args.steps)
+    figures = measure(model, held_out, config.batch_size)
+    log_figures(writer, "held_out", figures, config.steps)
     writer.close()
     agent.save(out)
-    write_json(out / "metrics.json", {"stage": "policy", **figures})
+    write_json_atomic(out / "metrics.json", {"stage": "policy", **figures})
     print(format_figures(figures))
-    print(f"saved the CoLA agent to {out} (evaluate it with `textgym eval --agent {out}`)")
-    return 0
+    data_record = {**config.data_record(), "world_model": config.world_model}
+    return finish(agent, out, out, config, steps=config.steps, unit="optimizer steps",
+                  seconds=time.perf_counter() - started, data=data_record, metrics=figures)

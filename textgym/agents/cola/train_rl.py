@@ -17,12 +17,14 @@ learning curves, and the folder (rewritten at each evaluation) is a `CoLAAgent` 
 
 from __future__ import annotations
 
-import argparse
 import copy
 import dataclasses
 import random
+import time
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -30,45 +32,48 @@ from tqdm import tqdm
 
 from textgym.agents.cola.agent import CoLAAgent, Decision
 from textgym.agents.cola.model import token_log_probs
-from textgym.agents.cola.training import check_positive, seed_everything, summary_writer, write_json
+from textgym.agents.cola.training import CoLATrainConfig
+from textgym.agents.common.config import option
+from textgym.agents.common.record import TrainedAgent, finish
+from textgym.agents.common.seeding import seed_everything
+from textgym.cache import write_json_atomic
 from textgym.evaluation.evaluate import evaluate, protocol_episodes, summarize
 from textgym.evaluation.protocols import PROTOCOLS, Protocol, get_protocol
+from textgym.validation import check_integer, check_positive
 
 
-def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--agent", required=True, help="a CoLA agent folder (from cola-policy or cola-rl)")
-    parser.add_argument("--env", action="append", required=True, metavar="ID",
-                        help="env id to train on (repeat it for a multi-task run)")
-    parser.add_argument("--out", required=True, help="folder to write the trained agent to")
-    parser.add_argument("--protocol", default="quick", choices=list(PROTOCOLS),
-                        help="env settings, eval split and steps come from it (default: %(default)s)")
-    parser.add_argument("--train-variations", type=int, default=20,
-                        help="train on the first N train variations per env (default: %(default)s)")
-    parser.add_argument("--iterations", type=int, default=30, help="default: %(default)s")
-    parser.add_argument("--variations-per-iteration", type=int, default=2,
-                        help="groups per env per iteration (default: %(default)s)")
-    parser.add_argument("--group", type=int, default=8,
-                        help="episodes per variation, the GRPO group (default: %(default)s)")
-    parser.add_argument("--max-steps", type=int, default=30,
-                        help="env commands per training episode (default: %(default)s)")
-    parser.add_argument("--lr", type=float, default=1e-4, help="default: %(default)s")
-    parser.add_argument("--kl", type=float, default=0.05,
-                        help="weight of KL(policy || BC policy) (default: %(default)s)")
-    parser.add_argument("--clip", type=float, default=0.2, help="PPO ratio clip (default: %(default)s)")
-    parser.add_argument("--epochs", type=int, default=2,
-                        help="passes over each iteration's commands (default: %(default)s)")
-    parser.add_argument("--minibatch", type=int, default=64,
-                        help="commands per gradient step (default: %(default)s)")
-    parser.add_argument("--eval-every", type=int, default=5,
-                        help="iterations between held-out evaluations (default: %(default)s)")
-    parser.add_argument("--eval-variations", type=int, default=5,
-                        help="first N variations of the protocol's split per env (default: %(default)s)")
-    parser.add_argument("--eval-max-steps", type=int, default=None,
-                        help="env commands per eval episode (default: the protocol's)")
-    parser.add_argument("--num-envs", type=int, default=8, help="parallel episodes (default: %(default)s)")
-    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ... (default: %(default)s)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--tensorboard", default=None, help="TensorBoard folder (default: OUT/tensorboard)")
+@dataclass(kw_only=True)
+class CoLARLTrainConfig(CoLATrainConfig):
+    """Settings of `textgym train cola-rl`."""
+
+    command: ClassVar[str] = "cola-rl"
+    agent: str = option(help="a CoLA agent folder (from cola-policy or cola-rl)")
+    env: tuple[str, ...] = option(metavar="ID", help="env id to train on (repeat it for a multi-task run)")
+    out: str = option(help="folder to write the trained agent to")
+    protocol: str = option("quick", choices=tuple(PROTOCOLS),
+                           help="env settings, eval split and steps come from it (default: quick)")
+    train_variations: int = option(20, help="train on the first N train variations per env")
+    iterations: int = option(30, help="rollout + update rounds")
+    variations_per_iteration: int = option(2, help="groups per env per iteration")
+    group: int = option(8, help="episodes per variation, the GRPO group")
+    max_steps: int = option(30, help="env commands per training episode")
+    lr: float = option(1e-4, help="Adam learning rate of the policy")
+    kl: float = option(0.05, help="weight of KL(policy || BC policy)")
+    clip: float = option(0.2, help="PPO ratio clip")
+    epochs: int = option(2, help="passes over each iteration's commands")
+    minibatch: int = option(64, help="commands per gradient step")
+    eval_every: int = option(5, help="iterations between held-out evaluations")
+    eval_variations: int = option(5, help="first N variations of the protocol's split per env")
+    eval_max_steps: int | None = option(None, help="env commands per eval episode (default: the protocol's)")
+    num_envs: int = option(8, help="parallel episodes")
+
+    def __post_init__(self) -> None:
+        for name in ("train_variations", "iterations", "variations_per_iteration", "group", "max_steps",
+                     "epochs", "minibatch", "eval_every", "eval_variations", "num_envs"):
+            check_integer(name, getattr(self, name), low=1)
+        check_positive("lr", self.lr)
+        if self.group < 2:
+            raise ValueError("--group must be at least 2: GRPO compares episodes within a group.")
 
 
 def group_advantages(rewards: dict[int, float], groups: dict[tuple[str, int], list[int]]) -> dict[int, float]:
@@ -113,24 +118,24 @@ def policy_step_terms(agent: CoLAAgent, reference: torch.nn.Module,
 
 
 def update_policy(agent: CoLAAgent, reference: torch.nn.Module, optimizer: torch.optim.Optimizer,
-                  batch: list[tuple[Decision, float]], args: argparse.Namespace,
+                  batch: list[tuple[Decision, float]], config: CoLARLTrainConfig,
                   rng: random.Random) -> dict[str, list[float]]:
-    """`args.epochs` passes of PPO-clip + KL minibatch steps over (command, advantage) pairs."""
+    """`config.epochs` passes of PPO-clip + KL minibatch steps over (command, advantage) pairs."""
     model = agent.model
     model.train()
     stats: dict[str, list[float]] = defaultdict(list)
-    for _ in range(args.epochs):
+    for _ in range(config.epochs):
         rng.shuffle(batch)
-        for start in range(0, len(batch), args.minibatch):
-            part = batch[start:start + args.minibatch]
+        for start in range(0, len(batch), config.minibatch):
+            part = batch[start:start + config.minibatch]
             decisions = [d for d, _ in part]
             new_logp, kl, entropy = policy_step_terms(agent, reference, decisions)
             old_logp = torch.tensor([x for d in decisions for x in d.logps], device=model.device)
             advantage = torch.tensor([a for d, a in part for _ in d.latents], device=model.device)
             ratio = torch.exp(new_logp - old_logp)
-            clipped = torch.clamp(ratio, 1 - args.clip, 1 + args.clip)
+            clipped = torch.clamp(ratio, 1 - config.clip, 1 + config.clip)
             policy_loss = -torch.minimum(ratio * advantage, clipped * advantage).mean()
-            loss = policy_loss + args.kl * kl.mean()
+            loss = policy_loss + config.kl * kl.mean()
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.policy.parameters(), 1.0)
@@ -138,39 +143,38 @@ def update_policy(agent: CoLAAgent, reference: torch.nn.Module, optimizer: torch
             stats["policy_loss"].append(policy_loss.item())
             stats["kl"].append(kl.mean().item())
             stats["entropy"].append(entropy.mean().item())
-            stats["clip_fraction"].append(((ratio - 1).abs() > args.clip).float().mean().item())
+            stats["clip_fraction"].append(((ratio - 1).abs() > config.clip).float().mean().item())
     model.eval()
     return stats
 
 
-def run(args: argparse.Namespace) -> int:
-    check_positive(args, "train_variations", "iterations", "variations_per_iteration", "group", "max_steps",
-                   "lr", "epochs", "minibatch", "eval_every", "eval_variations", "num_envs")
-    if args.group < 2:
-        raise ValueError("--group must be at least 2: GRPO compares episodes within a group.")
-    rng = seed_everything(args.seed)
-    out = Path(args.out)
-    protocol = get_protocol(args.protocol)
-    envs = tuple(dict.fromkeys(args.env))
-    learner = CoLAAgent.load(args.agent, device=args.device)
+def train_cola_rl(config: CoLARLTrainConfig) -> TrainedAgent:
+    """RL on the latent policy of `config.agent`; the agent is saved (at every evaluation) in `config.out`."""
+    started = time.perf_counter()
+    rng = seed_everything(config.seed)
+    out = Path(config.out)
+    protocol = get_protocol(config.protocol)
+    envs = tuple(dict.fromkeys(config.env))
+    learner = CoLAAgent.load(config.agent, device=config.device)
     model = learner.model
-    explorer = CoLAAgent(model, device=args.device, sampling="sample", record=True)
+    explorer = CoLAAgent(model, device=config.device, sampling="sample", record=True)
     reference = copy.deepcopy(model.policy).requires_grad_(False).eval()   # the KL anchor: the BC policy
     model.stage = "rl"
-    optimizer = torch.optim.Adam(model.policy.parameters(), lr=args.lr)
-    writer = summary_writer(args)
+    optimizer = torch.optim.Adam(model.policy.parameters(), lr=config.lr)
+    writer = config.writer()
 
     on_envs = Protocol(name=f"{protocol.name}-cola-rl", description=protocol.description, env_ids=envs,
-                       split=protocol.split, variations_per_task=args.eval_variations,
-                       max_steps=args.eval_max_steps or protocol.max_steps, make_kwargs=protocol.make_kwargs)
-    eval_episodes = protocol_episodes(on_envs, base_seed=args.seed)
+                       split=protocol.split, variations_per_task=config.eval_variations,
+                       max_steps=config.eval_max_steps or protocol.max_steps,
+                       make_kwargs=protocol.make_kwargs)
+    eval_episodes = protocol_episodes(on_envs, base_seed=config.seed)
     train_pool = protocol_episodes(dataclasses.replace(
-        on_envs, split="train", variations_per_task=args.train_variations, max_steps=args.max_steps))
+        on_envs, split="train", variations_per_task=config.train_variations, max_steps=config.max_steps))
     curve: list[dict[str, float]] = []  # one row per iteration: train scores, and eval ones when measured
 
     def evaluate_greedy() -> dict[str, float]:
         model.eval()
-        table = summarize(evaluate(learner, eval_episodes, num_envs=args.num_envs))
+        table = summarize(evaluate(learner, eval_episodes, num_envs=config.num_envs))
         learner.save(out)  # a checkpoint at every evaluation
         return {**{f"eval/{env_id}": table[env_id]["score"] for env_id in envs},
                 "eval/overall": table["overall"]["score"]}
@@ -182,19 +186,20 @@ def run(args: argparse.Namespace) -> int:
                 writer.add_scalar(key, value, row["iteration"])
         if "eval/overall" in row:
             tqdm.write("  ".join(f"{k}={v:.1f}" for k, v in row.items() if not k.startswith("train/")))
-        write_json(out / "curve.json", curve)
+        write_json_atomic(out / "curve.json", curve)
 
     record({"iteration": 0, **evaluate_greedy()})
-    for iteration in (bar := tqdm(range(1, args.iterations + 1), desc="cola-rl", dynamic_ncols=True)):
+    for iteration in (bar := tqdm(range(1, config.iterations + 1), desc="cola-rl", dynamic_ncols=True,
+                                  disable=not config.progress)):
         # 1. Rollouts: groups of episodes on the same variation, latents sampled.
         model.eval()
         chosen = [spec for env_id in envs for spec in rng.sample(
             [s for s in train_pool if s.env_id == env_id],
-            min(args.variations_per_iteration, sum(s.env_id == env_id for s in train_pool)))]
-        specs = [dataclasses.replace(spec, seed=iteration * 100_000 + n * args.group + g)
-                 for n, spec in enumerate(chosen) for g in range(args.group)]
+            min(config.variations_per_iteration, sum(s.env_id == env_id for s in train_pool)))]
+        specs = [dataclasses.replace(spec, seed=iteration * 100_000 + n * config.group + g)
+                 for n, spec in enumerate(chosen) for g in range(config.group)]
         explorer.episodes.clear()
-        results = evaluate(explorer, specs, num_envs=args.num_envs)
+        results = evaluate(explorer, specs, num_envs=config.num_envs)
         rewards = {r.seed: r.normalized / 100.0 for r in results}
         groups: dict[tuple[str, int], list[int]] = defaultdict(list)
         for r in results:
@@ -204,7 +209,7 @@ def run(args: argparse.Namespace) -> int:
                  if advantages[seed] != 0.0]
 
         # 2. PPO-clip on the latent log-probs, with the exact KL to the BC policy.
-        stats = update_policy(explorer, reference, optimizer, batch, args, random.Random(rng.random()))
+        stats = update_policy(explorer, reference, optimizer, batch, config, random.Random(rng.random()))
 
         with_signal = sum(1 for seeds in groups.values() if len({rewards[s] for s in seeds}) > 1)
         row = {"iteration": iteration,
@@ -214,12 +219,14 @@ def run(args: argparse.Namespace) -> int:
                "train/groups_with_signal": with_signal,
                **{f"train/{key}": float(np.mean(values)) for key, values in stats.items()}}
         bar.set_postfix(score=f"{row['train/overall']:.1f}", kl=f"{row.get('train/kl', 0.0):.4f}")
-        if iteration % args.eval_every == 0 or iteration == args.iterations:
+        if iteration % config.eval_every == 0 or iteration == config.iterations:
             row.update(evaluate_greedy())
         record(row)
 
     writer.close()
     first, last = curve[0]["eval/overall"], curve[-1]["eval/overall"]
-    print(f"held-out score: {first:.1f} (BC start) -> {last:.1f} after {args.iterations} iterations; "
-          f"saved the agent to {out}")
-    return 0
+    print(f"held-out score: {first:.1f} (BC start) -> {last:.1f} after {config.iterations} iterations")
+    return finish(learner, out, out, config, steps=config.iterations, unit="iterations",
+                  seconds=time.perf_counter() - started,
+                  data={"envs": list(envs), "agent": config.agent, "protocol": config.protocol,
+                        "train_variations": config.train_variations}, metrics=curve[-1])

@@ -21,10 +21,11 @@ figures (controllability, reconstruction, code usage).
 
 from __future__ import annotations
 
-import argparse
 import random
+import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch.nn import functional as F
@@ -33,71 +34,68 @@ from tqdm import tqdm
 from textgym.agents.cola.metrics import measure
 from textgym.agents.cola.model import SAVED_TRUNK, CoLAConfig, CoLAModel, pad
 from textgym.agents.cola.text import Encoded, PromptFormat, encode_examples, load_examples, split_episodes
-from textgym.agents.cola.training import (
-    add_common_arguments,
-    add_data_arguments,
-    check_positive,
-    endless_batches,
-    log_figures,
-    seed_everything,
-    summary_writer,
-    warmup_cosine,
-    write_json,
-)
+from textgym.agents.cola.training import CoLAImitationConfig
 from textgym.agents.cola.trunks import DEFAULT, load_trunk, new_trunk
+from textgym.agents.common.batching import endless_batches
+from textgym.agents.common.config import option
+from textgym.agents.common.logs import log_figures
+from textgym.agents.common.record import TrainedAgent, finish
+from textgym.agents.common.schedules import warmup_cosine
+from textgym.agents.common.seeding import seed_everything
+from textgym.cache import write_json_atomic
+from textgym.validation import check_integer, check_positive
 
 
-def configure(parser: argparse.ArgumentParser) -> None:
-    add_data_arguments(parser)
-    add_common_arguments(parser, steps=2000, lr=1e-3)
-    trunk = parser.add_argument_group("trunk")
-    trunk.add_argument("--trunk", default=DEFAULT,
-                       help="'default' (a GPT-2 pretrained here), 'smollm2', or a Hugging Face LM id/path")
-    trunk.add_argument("--tokenizer", default=None, help="tokenizer id/path, if not stored with the trunk")
-    trunk.add_argument("--trunk-steps", type=int, default=2000,
-                       help="pretraining steps of the default trunk (default: %(default)s)")
-    trunk.add_argument("--trunk-lr", type=float, default=2e-3, help="default: %(default)s")
-    trunk.add_argument("--trunk-layers", type=int, default=2, help="default: %(default)s")
-    trunk.add_argument("--trunk-width", type=int, default=128, help="default: %(default)s")
-    trunk.add_argument("--trunk-heads", type=int, default=4, help="default: %(default)s")
-    cola = parser.add_argument_group("latent actions")
-    cola.add_argument("--codes", type=int, default=64, help="K, the number of latent actions (default: 64)")
-    cola.add_argument("--width", type=int, default=0, help="IDM/policy head width (default: the trunk's)")
-    cola.add_argument("--idm-layers", type=int, default=2, help="default: %(default)s")
-    cola.add_argument("--policy-layers", type=int, default=2, help="default: %(default)s")
-    cola.add_argument("--heads", type=int, default=4, help="default: %(default)s")
-    cola.add_argument("--merge-layers", type=int, default=2, help="default: %(default)s")
-    cola.add_argument("--context", type=int, default=256,
-                      help="max tokens of prompt + command (default: %(default)s)")
-    cola.add_argument("--command-tokens", type=int, default=12,
-                      help="max tokens of a command, EOS included (default: %(default)s)")
-    cola.add_argument("--explore", type=int, default=2,
-                      help="random admissible commands added to the corpus per gold state (default: 2)")
-    cola.add_argument("--tau", type=float, default=2.0,
-                      help="Gumbel-softmax temperature (default: %(default)s)")
-    cola.add_argument("--entropy", type=float, default=1e-3,
-                      help="weight of the IDM entropy bonus (default: %(default)s)")
-    cola.add_argument("--usage", type=float, default=0.0,
-                      help="weight of a bonus for the entropy of the batch's mean IDM distribution")
-    parser.add_argument("--eval-every", type=int, default=500,
-                        help="steps between held-out figures (default: %(default)s)")
+@dataclass(kw_only=True)
+class CoLAWorldModelTrainConfig(CoLAImitationConfig):
+    """Settings of `textgym train cola-world-model`."""
+
+    command: ClassVar[str] = "cola-world-model"
+    trunk: str = option(DEFAULT, help="'default' (a GPT-2 pretrained here), 'smollm2', or a Hugging Face LM "
+                                      "id/path")
+    tokenizer: str | None = option(None, help="tokenizer id/path, if not stored with the trunk")
+    trunk_steps: int = option(2000, help="pretraining steps of the default trunk")
+    trunk_lr: float = option(2e-3, help="peak learning rate of the trunk's pretraining")
+    trunk_layers: int = option(2, help="layers of the default trunk")
+    trunk_width: int = option(128, help="width of the default trunk")
+    trunk_heads: int = option(4, help="attention heads of the default trunk")
+    codes: int = option(64, help="K, the number of latent actions")
+    width: int = option(0, help="IDM/policy head width (default: the trunk's)")
+    idm_layers: int = option(2, help="layers of the inverse dynamics model")
+    policy_layers: int = option(2, help="layers of the latent policy")
+    heads: int = option(4, help="attention heads of the IDM and policy")
+    merge_layers: int = option(2, help="layers merging a latent into the trunk state")
+    context: int = option(256, help="max tokens of prompt + command")
+    command_tokens: int = option(12, help="max tokens of a command, EOS included")
+    explore: int = option(2, help="random admissible commands added to the corpus per gold state")
+    tau: float = option(2.0, help="Gumbel-softmax temperature")
+    entropy: float = option(1e-3, help="weight of the IDM entropy bonus")
+    usage: float = option(0.0, help="weight of a bonus for the entropy of the batch's mean IDM distribution")
+
+    def __post_init__(self) -> None:
+        for name in ("steps", "batch_size", "eval_every"):
+            check_integer(name, getattr(self, name), low=1)
+        for name in ("lr", "tau"):
+            check_positive(name, getattr(self, name))
+        if self.explore < 0:
+            raise ValueError(f"--explore must be 0 or more, got {self.explore}.")
 
 
 def pretrain_trunk(trunk: torch.nn.Module, pad_id: int, data: Encoded, held_out: Encoded,
-                   args: argparse.Namespace, writer: Any, rng: random.Random) -> None:
+                   config: CoLAWorldModelTrainConfig, writer: Any, rng: random.Random) -> None:
     """Next-token prediction on the trajectory text (the default trunk only)."""
     trunk.train()
-    optimizer = torch.optim.AdamW(trunk.parameters(), lr=args.trunk_lr, weight_decay=0.01)
-    schedule = warmup_cosine(optimizer, args.trunk_steps)
-    batches = endless_batches(data, args.batch_size, rng)
+    optimizer = torch.optim.AdamW(trunk.parameters(), lr=config.trunk_lr, weight_decay=0.01)
+    schedule = warmup_cosine(optimizer, config.trunk_steps, min(100, config.trunk_steps // 10))
+    batches = endless_batches(data.lengths(), config.batch_size, rng)
 
     def loss_of(sequences: list[list[int]]) -> torch.Tensor:
-        ids, mask = pad(sequences, pad_id, args.device)
+        ids, mask = pad(sequences, pad_id, config.device)
         logits = trunk(input_ids=ids, attention_mask=mask).logits[:, :-1]
         valid = mask[:, 1:].bool()
         return F.cross_entropy(logits[valid], ids[:, 1:][valid])
 
-    bar = tqdm(range(args.trunk_steps), desc="trunk", dynamic_ncols=True, disable=args.quiet)
+    bar = tqdm(range(config.trunk_steps), desc="trunk", dynamic_ncols=True, disable=not config.progress)
     for step in bar:
         loss = loss_of([data.ids[i] for i in next(batches)])
         optimizer.zero_grad(set_to_none=True)
@@ -107,80 +105,80 @@ def pretrain_trunk(trunk: torch.nn.Module, pad_id: int, data: Encoded, held_out:
         schedule.step()
         bar.set_postfix(loss=f"{loss.item():.3f}")
         writer.add_scalar("trunk/loss", loss.item(), step)
-        if (step + 1) % args.eval_every == 0 or step + 1 == args.trunk_steps:
+        if (step + 1) % config.eval_every == 0 or step + 1 == config.trunk_steps:
             trunk.eval()
             with torch.no_grad():
-                losses = [loss_of(held_out.ids[i:i + args.batch_size]).item()
-                          for i in range(0, len(held_out), args.batch_size)]
+                losses = [loss_of(held_out.ids[i:i + config.batch_size]).item()
+                          for i in range(0, len(held_out), config.batch_size)]
             writer.add_scalar("trunk/held_out_loss", sum(losses) / len(losses), step)
             trunk.train()
 
 
-def run(args: argparse.Namespace) -> int:
-    check_positive(args, "steps", "batch_size", "lr", "tau", "eval_every")
-    if args.explore < 0:
-        raise ValueError(f"--explore must be 0 or more, got {args.explore}.")
-    rng = seed_everything(args.seed)
-    out = Path(args.out)
+def train_cola_world_model(config: CoLAWorldModelTrainConfig) -> TrainedAgent:
+    """Train the trunk (the default one) and the latent-action world model; saved in `config.out`."""
+    started = time.perf_counter()
+    rng = seed_everything(config.seed)
+    out = Path(config.out)
     fmt = PromptFormat()
-    config = CoLAConfig(codes=args.codes, trunk=SAVED_TRUNK if args.trunk == DEFAULT else args.trunk,
-                        width=args.width, idm_layers=args.idm_layers, policy_layers=args.policy_layers,
-                        heads=args.heads, merge_layers=args.merge_layers, max_context=args.context,
-                        max_command_tokens=args.command_tokens, prompt=fmt)
-    examples = load_examples(args.data, fmt)
-    if args.eval_data:
-        train_examples, held_examples = examples, load_examples(args.eval_data, fmt)
+    cola = CoLAConfig(codes=config.codes, trunk=SAVED_TRUNK if config.trunk == DEFAULT else config.trunk,
+                        width=config.width, idm_layers=config.idm_layers, policy_layers=config.policy_layers,
+                        heads=config.heads, merge_layers=config.merge_layers, max_context=config.context,
+                        max_command_tokens=config.command_tokens, prompt=fmt)
+    examples = load_examples(config.data, fmt)
+    if config.eval_data:
+        train_examples, held_examples = examples, load_examples(config.eval_data, fmt)
     else:
-        train_examples, held_examples = split_episodes(examples, args.held_out, args.seed)
+        train_examples, held_examples = split_episodes(examples, config.held_out, config.seed)
     if not held_examples:
         raise ValueError("No held-out episodes for the figures: pass --eval-data or a larger --held-out.")
-    if args.explore:
+    if config.explore:
         from textgym.agents.cola.explore import explore
 
         held = {(e.env_id, e.variation) for e in held_examples}
-        train_examples += [e for e in explore(args.data, fmt, args.explore, args.seed)
+        train_examples += [e for e in explore(config.data, fmt, config.explore, config.seed)
                            if (e.env_id, e.variation) not in held]
-    writer = summary_writer(args)
+    writer = config.writer()
 
     # 1. The trunk: pretrain our own, or load a pretrained one; then it stays frozen.
-    if args.trunk == DEFAULT:
+    if config.trunk == DEFAULT:
         from textgym.data.tokenizer import build_word_tokenizer
 
-        check_positive(args, "trunk_steps")
+        check_integer("trunk_steps", config.trunk_steps, low=1)
         tokenizer = build_word_tokenizer((text for e in train_examples for text in (e.prompt, e.command)),
-                                         model_max_length=args.context)
-        trunk = new_trunk(tokenizer, layers=args.trunk_layers, width=args.trunk_width, heads=args.trunk_heads,
-                          max_context=args.context).to(args.device)
+                                         model_max_length=config.context)
+        trunk = new_trunk(tokenizer, layers=config.trunk_layers, width=config.trunk_width,
+                          heads=config.trunk_heads, max_context=config.context).to(config.device)
     else:
-        trunk, tokenizer = load_trunk(args.trunk, args.tokenizer, args.device)
-    data = encode_examples(tokenizer, train_examples, args.context, args.command_tokens)
-    held_out = encode_examples(tokenizer, held_examples, args.context, args.command_tokens)
+        trunk, tokenizer = load_trunk(config.trunk, config.tokenizer, config.device)
+    data = encode_examples(tokenizer, train_examples, config.context, config.command_tokens)
+    held_out = encode_examples(tokenizer, held_examples, config.context, config.command_tokens)
     print(f"corpus: {len(data)} sequences, {data.tokens()} tokens; held out: {len(held_out)} sequences; "
           f"vocabulary {len(tokenizer)}")
-    if args.trunk == DEFAULT:
-        pretrain_trunk(trunk, tokenizer.pad_token_id, data, held_out, args, writer, rng)
-    model = CoLAModel(trunk, tokenizer, config).to(args.device)
+    if config.trunk == DEFAULT:
+        pretrain_trunk(trunk, tokenizer.pad_token_id, data, held_out, config, writer, rng)
+    model = CoLAModel(trunk, tokenizer, cola).to(config.device)
     print(f"trunk: {sum(p.numel() for p in trunk.parameters()):,} parameters (frozen); world model + IDM: "
           f"{sum(p.numel() for p in model.world_model_parameters()):,} trainable")
 
     # 2. Latent actions: IDM labels -> world model predicts the token; trunk frozen.
     model.train()
-    optimizer = torch.optim.AdamW(model.world_model_parameters(), lr=args.lr, weight_decay=0.0)
-    schedule = warmup_cosine(optimizer, args.steps)
-    batches = endless_batches(data, args.batch_size, rng)
-    for step in (bar := tqdm(range(args.steps), desc="world model", dynamic_ncols=True, disable=args.quiet)):
+    optimizer = torch.optim.AdamW(model.world_model_parameters(), lr=config.lr, weight_decay=0.0)
+    schedule = warmup_cosine(optimizer, config.steps, min(100, config.steps // 10))
+    batches = endless_batches(data.lengths(), config.batch_size, rng)
+    for step in (bar := tqdm(range(config.steps), desc="world model", dynamic_ncols=True,
+                             disable=not config.progress)):
         ids, mask = model.pad([data.ids[i] for i in next(batches)])
         states = model.states(ids, mask)
         valid = mask[:, 1:].bool()
         idm_logits = model.idm_logits(states)[valid]                      # (N, K)
-        latents = F.gumbel_softmax(idm_logits, tau=args.tau, hard=True)   # one-hot, straight-through
+        latents = F.gumbel_softmax(idm_logits, tau=config.tau, hard=True)   # one-hot, straight-through
         logits = model.world_logits(states[:, :-1][valid], latents)       # (N, V)
         reconstruction = F.cross_entropy(logits, ids[:, 1:][valid])
         probs = idm_logits.softmax(-1)
         negative_entropy = (probs * probs.clamp_min(1e-9).log()).sum(-1).mean()
         usage = probs.mean(0)
         negative_usage_entropy = (usage * usage.clamp_min(1e-9).log()).sum()
-        loss = reconstruction + args.entropy * negative_entropy + args.usage * negative_usage_entropy
+        loss = reconstruction + config.entropy * negative_entropy + config.usage * negative_usage_entropy
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.world_model_parameters(), 1.0)
@@ -193,18 +191,20 @@ def run(args: argparse.Namespace) -> int:
         writer.add_scalar("world_model/reconstruction_loss", reconstruction.item(), step)
         writer.add_scalar("world_model/idm_entropy", -negative_entropy.item(), step)
         writer.add_scalar("world_model/batch_code_perplexity", perplexity, step)
-        if (step + 1) % args.eval_every == 0 and step + 1 < args.steps:
-            log_figures(writer, "held_out", measure(model, held_out, args.batch_size), step)
+        if (step + 1) % config.eval_every == 0 and step + 1 < config.steps:
+            log_figures(writer, "held_out", measure(model, held_out, config.batch_size), step)
             model.save(out)  # a checkpoint: an interrupted run still leaves a usable model
 
-    figures = measure(model, held_out, args.batch_size)
-    log_figures(writer, "held_out", figures, args.steps)
+    figures = measure(model, held_out, config.batch_size)
+    log_figures(writer, "held_out", figures, config.steps)
     writer.close()
     model.save(out)
-    write_json(out / "metrics.json", {"stage": "world-model", **figures})
+    write_json_atomic(out / "metrics.json", {"stage": "world-model", **figures})
     print(format_figures(figures))
     print(f"saved the CoLA world model to {out}")
-    return 0
+    steps = config.steps + (config.trunk_steps if config.trunk == DEFAULT else 0)
+    return finish(model, out, out, config, steps=steps, unit="optimizer steps (trunk + world model)",
+                  seconds=time.perf_counter() - started, data=config.data_record(), metrics=figures)
 
 
 def format_figures(figures: dict[str, float]) -> str:

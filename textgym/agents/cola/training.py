@@ -1,87 +1,42 @@
-"""Small pieces the three CoLA trainers share: options, seeding, schedules, batches, logs."""
+"""The settings the three CoLA trainers share (the loops' shared pieces are `textgym.agents.common`)."""
 
 from __future__ import annotations
 
-import argparse
-import json
-import random
-from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import torch
-
-from textgym.agents.cola.text import Encoded, batches
+from textgym.agents.common.config import option
+from textgym.agents.common.logs import summary_writer
 
 
-def add_common_arguments(parser: argparse.ArgumentParser, steps: int, lr: float) -> None:
-    """--out, --steps, --lr, --batch-size, --device, --seed, --tensorboard, --quiet."""
-    parser.add_argument("--out", required=True, help="folder to write the model (and its logs) to")
-    parser.add_argument("--steps", type=int, default=steps, help=f"optimizer steps (default: {steps})")
-    parser.add_argument("--lr", type=float, default=lr, help=f"peak learning rate (default: {lr})")
-    parser.add_argument("--batch-size", type=int, default=32, help="sequences per step (default: 32)")
-    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ... (default: cpu)")
-    parser.add_argument("--seed", type=int, default=0, help="default: %(default)s")
-    parser.add_argument("--tensorboard", default=None, help="TensorBoard folder (default: OUT/tensorboard)")
-    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+@dataclass(kw_only=True)
+class CoLATrainConfig:
+    """Where a CoLA trainer writes, on what device, with which seed."""
+
+    out: str = option(help="folder to write the model (and its logs) to")
+    device: str = option("cpu", help="cpu, cuda, cuda:1, ... (default: cpu)")
+    seed: int = option(0, help="seed of the initialisation, the batches and the sampling")
+    tensorboard: str | None = option(None, help="TensorBoard folder (default: OUT/tensorboard)")
+    progress: bool = option(True, flag="--quiet", help="no progress bars")
+
+    def writer(self) -> Any:
+        return summary_writer(self.tensorboard or Path(self.out) / "tensorboard")
 
 
-def add_data_arguments(parser: argparse.ArgumentParser) -> None:
-    """--data, --eval-data, --held-out."""
-    parser.add_argument("--data", required=True,
-                        help="step records from `textgym data gold` (a folder or a .jsonl file)")
-    parser.add_argument("--eval-data", default=None,
-                        help="held-out step records for the figures (default: a part of --data)")
-    parser.add_argument("--held-out", type=float, default=0.1,
-                        help="fraction of episodes held out when there is no --eval-data (default: 0.1)")
+@dataclass(kw_only=True)
+class CoLAImitationConfig(CoLATrainConfig):
+    """The two stages trained on gold steps: their data and optimisation."""
 
+    data: str = option(help="step records from `textgym data gold` (a folder or a .jsonl file)")
+    eval_data: str | None = option(None, help="held-out step records for the figures (default: a part of "
+                                              "--data)")
+    held_out: float = option(0.1, help="fraction of episodes held out when there is no --eval-data")
+    steps: int = option(2000, help="optimizer steps")
+    lr: float = option(1e-3, help="peak learning rate")
+    batch_size: int = option(32, help="sequences per step")
+    eval_every: int = option(500, help="steps between held-out figures")
 
-def check_positive(args: argparse.Namespace, *names: str) -> None:
-    for name in names:
-        if getattr(args, name) <= 0:
-            raise ValueError(f"--{name.replace('_', '-')} must be positive, got {getattr(args, name)}.")
-
-
-def seed_everything(seed: int) -> random.Random:
-    """Seed Python, numpy and torch; return a Python RNG for batch order."""
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-    return random.Random(seed)
-
-
-def warmup_cosine(optimizer: torch.optim.Optimizer, steps: int, warmup: int = 100,
-                  floor: float = 0.1) -> torch.optim.lr_scheduler.LambdaLR:
-    """Linear warm-up, then cosine decay to `floor` times the peak rate."""
-    warmup = min(warmup, max(steps // 10, 1))
-
-    def factor(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / warmup
-        progress = min((step - warmup) / max(steps - warmup, 1), 1.0)
-        return floor + (1 - floor) * 0.5 * (1 + np.cos(np.pi * progress))
-
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
-
-
-def endless_batches(data: Encoded, batch_size: int, rng: random.Random) -> Iterator[list[int]]:
-    """Shuffled, length-grouped index batches, epoch after epoch."""
-    while True:
-        yield from batches(data, batch_size, rng)
-
-
-def summary_writer(args: argparse.Namespace) -> Any:
-    from torch.utils.tensorboard import SummaryWriter
-
-    return SummaryWriter(args.tensorboard or str(Path(args.out) / "tensorboard"))
-
-
-def log_figures(writer: Any, prefix: str, figures: dict[str, float], step: int) -> None:
-    for key, value in figures.items():
-        writer.add_scalar(f"{prefix}/{key}", value, step)
-
-
-def write_json(path: Path, obj: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(obj, indent=2))
+    def data_record(self) -> dict[str, Any]:
+        """The `data` of the training record."""
+        return {"data": self.data, "eval_data": self.eval_data, "held_out": self.held_out}

@@ -10,7 +10,8 @@ from typing import Any
 import torch
 
 from textgym.agents.base import SeededAgent, read_agent_file
-from textgym.agents.drrn.model import DRRN, sample_actions, to_tensors
+from textgym.agents.common.sampling import sample_actions
+from textgym.agents.drrn.model import DRRN, to_tensors
 from textgym.wrappers.candidates import DEFAULT_MAX_CANDIDATES, check_max_candidates
 from textgym.wrappers.encoding import EncodeDict, TokenIdEncoder, agent_states, check_fields
 

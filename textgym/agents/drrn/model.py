@@ -90,15 +90,3 @@ class DRRN(nn.Module):
 def to_tensors(obs: Mapping[str, Any], device: str | torch.device) -> dict[str, torch.Tensor]:
     """A batched `EncodeDict` observation (numpy arrays) on `device`."""
     return {key: torch.as_tensor(value, device=device) for key, value in obs.items()}
-
-
-def sample_actions(q: torch.Tensor, temperature: float, generators: Sequence[torch.Generator] | None = None
-                   ) -> torch.Tensor:
-    """One candidate per row: softmax(Q / temperature) sampling (DRRN's exploration), argmax at 0."""
-    if temperature == 0:
-        return q.argmax(-1)
-    probs = torch.softmax(q / temperature, dim=-1).cpu()
-    if generators is None:
-        return torch.multinomial(probs, 1).squeeze(-1).to(q.device)
-    return torch.cat([torch.multinomial(p, 1, generator=g) for p, g in zip(probs, generators, strict=True)]
-                     ).to(q.device)

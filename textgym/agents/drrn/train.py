@@ -9,43 +9,49 @@ CPU run ends in minutes (`--hidden-dim 128 --embedding-dim 128 --batch-size 64 -
     textgym train drrn --env ScienceWorld/find-living-thing-v0 --total-steps 20000 --num-envs 8
 
 writes `runs/drrn/<env>-s<seed>/`: `agent/` (evaluate it with `textgym eval --agent DIR`),
-`checkpoints/step_N/`, `episodes.csv` and TensorBoard logs (`tensorboard --logdir runs`).
+`checkpoints/step_N/`, `episodes.csv`, `summary.json`, the training record and TensorBoard logs
+(`tensorboard --logdir runs`). From Python: `train_drrn(DRRNTrainConfig(env=(...,), ...))`.
 """
 
 from __future__ import annotations
 
-import argparse
-import random
 import time
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import numpy as np
 
-from textgym.agents.common.rl import (
-    EpisodeLog,
-    add_run_arguments,
-    check_run_arguments,
-    env_factories,
-    run_directory,
-    run_tokenizer,
-    write_summary,
-)
+from textgym.agents.common.config import option
+from textgym.agents.common.logs import EpisodeLog, summary_writer
+from textgym.agents.common.record import TrainedAgent, finish
+from textgym.agents.common.rl import RLTrainConfig, env_factories, run_directory, run_tokenizer, write_summary
+from textgym.agents.common.sampling import sample_actions
+from textgym.agents.common.seeding import seed_everything
+from textgym.validation import check_integer
 
 
-def configure(parser: argparse.ArgumentParser) -> None:
-    add_run_arguments(parser, total_steps=20_000, num_envs=8)
-    parser.add_argument("--learning-rate", type=float, default=1e-4)
-    parser.add_argument("--gamma", type=float, default=0.9, help="discount (DRRN: 0.9)")
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--buffer-size", type=int, default=20_000, help="replay capacity in transitions")
-    parser.add_argument("--learning-starts", type=int, default=500, help="env steps before the first update")
-    parser.add_argument("--temperature", type=float, default=1.0, help="softmax exploration temperature")
-    parser.add_argument("--max-length", type=int, default=64, help="word ids per state text")
-    parser.add_argument("--candidate-length", type=int, default=12, help="word ids per command")
-    parser.add_argument("--hidden-dim", type=int, default=64, help="GRU and MLP width (the paper: 128)")
-    parser.add_argument("--embedding-dim", type=int, default=32, help="word embedding size (the paper: 128)")
-    parser.add_argument("--tokenizer-episodes", type=int, default=8,
-                        help="random episodes read to build the word vocabulary")
+@dataclass(kw_only=True)
+class DRRNTrainConfig(RLTrainConfig):
+    """Settings of `textgym train drrn` (the run settings are `RLTrainConfig`'s)."""
+
+    command: ClassVar[str] = "drrn"
+    learning_rate: float = option(1e-4, help="Adam learning rate")
+    gamma: float = option(0.9, help="discount (DRRN: 0.9)")
+    batch_size: int = option(32, help="transitions per TD update")
+    buffer_size: int = option(20_000, help="replay capacity in transitions")
+    learning_starts: int = option(500, help="env steps before the first update")
+    temperature: float = option(1.0, help="softmax exploration temperature")
+    max_length: int = option(64, help="word ids per state text")
+    candidate_length: int = option(12, help="word ids per command")
+    hidden_dim: int = option(64, help="GRU and MLP width (the paper: 128)")
+    embedding_dim: int = option(32, help="word embedding size (the paper: 128)")
+    tokenizer_episodes: int = option(8, help="random episodes read to build the word vocabulary")
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        for name in ("batch_size", "buffer_size", "max_length", "candidate_length", "hidden_dim",
+                     "embedding_dim", "tokenizer_episodes"):
+            check_integer(name, getattr(self, name), low=1)
 
 
 class ReplayBuffer:
@@ -76,56 +82,49 @@ class ReplayBuffer:
                 {k: v[idx] for k, v in self.next_states.items()}, self.terminated[idx])
 
 
-def run(args: argparse.Namespace) -> int:
+def train_drrn(config: DRRNTrainConfig) -> TrainedAgent:
+    """Train a DRRN agent with `config`; it is saved in `OUT/agent`."""
     import gymnasium as gym
     import torch
     import torch.nn.functional as F
-    from torch.utils.tensorboard import SummaryWriter
     from tqdm import tqdm
 
     from textgym.agents.drrn.agent import DRRNAgent
-    from textgym.agents.drrn.model import sample_actions, to_tensors
+    from textgym.agents.drrn.model import to_tensors
 
-    check_run_arguments(args)
-    for name in ("batch_size", "buffer_size", "max_length", "candidate_length", "hidden_dim", "embedding_dim",
-                 "tokenizer_episodes"):
-        if getattr(args, name) < 1:
-            raise ValueError(f"--{name.replace('_', '-')} must be at least 1.")
-    out = run_directory(args, "drrn")
-    torch.set_num_threads(args.threads)
-    random.seed(args.seed)
-    np.random.seed(args.seed)
-    torch.manual_seed(args.seed)
+    out = run_directory(config, "drrn")
+    seed_everything(config.seed, config.threads)
 
     # Vocabulary from the envs' own text, then the agent (network + encoders) that we train.
-    tokenizer = run_tokenizer(args, episodes=args.tokenizer_episodes)
-    agent = DRRNAgent(tokenizer, max_candidates=args.max_candidates, max_length=args.max_length,
-                      candidate_length=args.candidate_length, embedding_dim=args.embedding_dim,
-                      hidden_dim=args.hidden_dim, temperature=args.temperature, device=args.device)
+    tokenizer = run_tokenizer(config, episodes=config.tokenizer_episodes)
+    agent = DRRNAgent(tokenizer, max_candidates=config.max_candidates, max_length=config.max_length,
+                      candidate_length=config.candidate_length, embedding_dim=config.embedding_dim,
+                      hidden_dim=config.hidden_dim, temperature=config.temperature, device=config.device)
     network = agent.network
-    optimizer = torch.optim.Adam(network.parameters(), lr=args.learning_rate)
+    optimizer = torch.optim.Adam(network.parameters(), lr=config.learning_rate)
 
     # Parallel envs, one process (and JVM) each; SAME_STEP autoreset hands back the next episode's
     # first state at once, and the finished episode's last state and info in `final_obs`/`final_info`.
-    envs = gym.vector.AsyncVectorEnv(env_factories(args, agent.wrap),
+    envs = gym.vector.AsyncVectorEnv(env_factories(config, agent.wrap),
                                      autoreset_mode=gym.vector.AutoresetMode.SAME_STEP, context="forkserver")
-    buffer = ReplayBuffer(envs.single_observation_space, args.buffer_size, np.random.default_rng(args.seed))
-    writer = SummaryWriter(str(out))
+    buffer = ReplayBuffer(envs.single_observation_space, config.buffer_size,
+                          np.random.default_rng(config.seed))
+    writer = summary_writer(out)
     log = EpisodeLog(out, writer)
-    lengths = np.zeros(args.num_envs, dtype=np.int64)
-    obs, _ = envs.reset(seed=args.seed)
+    lengths = np.zeros(config.num_envs, dtype=np.int64)
+    obs, _ = envs.reset(seed=config.seed)
     started, last_checkpoint = time.perf_counter(), 0
-    bar = tqdm(total=args.total_steps, desc=f"drrn {' '.join(args.env)}", unit="step", dynamic_ncols=True,
-               disable=args.quiet)
+    bar = tqdm(total=config.total_steps, desc=f"drrn {' '.join(config.env)}", unit="step", dynamic_ncols=True,
+               disable=not config.progress)
     try:
         step = 0
-        while step < args.total_steps:
+        while step < config.total_steps:
             # ALGO LOGIC: act by softmax over Q of the candidates.
             with torch.no_grad():
-                q_values = network(to_tensors(obs, args.device))
-                actions = sample_actions(q_values, args.temperature).cpu().numpy()
+                q_values = network(to_tensors(obs, config.device))
+                actions = sample_actions(q_values, config.temperature).cpu().numpy()
             next_obs, rewards, terminated, truncated, infos = envs.step(actions)
-            step += args.num_envs
+            step += config.num_envs
             lengths += 1
 
             # The stored next state of an ended episode is its last state, not the new episode's first.
@@ -141,29 +140,29 @@ def run(args: argparse.Namespace) -> int:
             obs = next_obs
 
             # ALGO LOGIC: one TD update per vector step: Q(s,a) -> r + gamma * max_a' Q(s',a').
-            if step >= args.learning_starts and buffer.size >= args.batch_size:
-                states, taken, reward, next_states, done = buffer.sample(args.batch_size)
+            if step >= config.learning_starts and buffer.size >= config.batch_size:
+                states, taken, reward, next_states, done = buffer.sample(config.batch_size)
                 with torch.no_grad():
-                    next_q = network(to_tensors(next_states, args.device)).max(-1).values
+                    next_q = network(to_tensors(next_states, config.device)).max(-1).values
                     next_q = torch.nan_to_num(next_q, neginf=0.0)  # a state with no candidate is worth 0
-                    target = torch.as_tensor(reward, device=args.device) + args.gamma * next_q * (
-                        1 - torch.as_tensor(done, device=args.device))
-                q = network.q_taken(to_tensors(states, args.device),
-                                    torch.as_tensor(taken, device=args.device))
+                    target = torch.as_tensor(reward, device=config.device) + config.gamma * next_q * (
+                        1 - torch.as_tensor(done, device=config.device))
+                q = network.q_taken(to_tensors(states, config.device),
+                                    torch.as_tensor(taken, device=config.device))
                 loss = F.smooth_l1_loss(q, target)
                 optimizer.zero_grad()
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(network.parameters(), 5.0)
                 optimizer.step()
-                if step % (args.num_envs * 25) == 0:
+                if step % (config.num_envs * 25) == 0:
                     writer.add_scalar("losses/td_loss", loss.item(), step)
                     writer.add_scalar("losses/q_values", q.mean().item(), step)
 
             sps = step / (time.perf_counter() - started)
             writer.add_scalar("charts/SPS", sps, step)
-            bar.update(args.num_envs)
+            bar.update(config.num_envs)
             bar.set_postfix(score=f"{log.recent():.1f}", sps=f"{sps:.1f}")
-            if step - last_checkpoint >= args.checkpoint_every:
+            if step - last_checkpoint >= config.checkpoint_every:
                 agent.save(out / "checkpoints" / f"step_{step}")
                 last_checkpoint = step
     finally:
@@ -172,5 +171,7 @@ def run(args: argparse.Namespace) -> int:
         log.close()
         writer.close()
     agent.save(out / "agent")
-    write_summary(out, step, time.perf_counter() - started, log)
-    return 0
+    seconds = time.perf_counter() - started
+    summary = write_summary(out, step, seconds, log)
+    return finish(agent, out, out / "agent", config, steps=step, unit="env steps", seconds=seconds,
+                  data=config.data(), metrics=summary)

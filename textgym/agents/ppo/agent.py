@@ -10,7 +10,7 @@ from typing import Any
 import torch
 
 from textgym.agents.base import SeededAgent, read_agent_file
-from textgym.agents.drrn.model import sample_actions
+from textgym.agents.common.sampling import sample_actions
 from textgym.wrappers.candidates import DEFAULT_MAX_CANDIDATES, check_max_candidates
 from textgym.wrappers.encoding import EncodeDict, TextEncoder, agent_states, check_fields, encoder_from_config
 

@@ -12,9 +12,10 @@ from textgym.agents.seq2seq.bc import BCAgent
 from textgym.agents.seq2seq.model import SCRATCH, CheckpointError, ScratchT5, Seq2SeqLM
 from textgym.agents.seq2seq.prompts import PromptConfig
 from textgym.agents.seq2seq.subgoal import SubgoalAgent
-from textgym.agents.seq2seq.train_bc import train_bc
-from textgym.agents.seq2seq.train_subgoal import SubgoalConfig, train_subgoal
-from textgym.agents.seq2seq.training import TrainConfig, prepare_data
+from textgym.agents.seq2seq.train_bc import BCTrainConfig, train_bc
+from textgym.agents.seq2seq.train_subgoal import SubgoalTrainConfig, train_subgoal
+from textgym.agents.seq2seq.training import Seq2SeqTrainConfig, prepare_data
 
-__all__ = ["SCRATCH", "BCAgent", "CheckpointError", "PromptConfig", "ScratchT5", "Seq2SeqAgent", "Seq2SeqLM",
-           "SubgoalAgent", "SubgoalConfig", "TrainConfig", "prepare_data", "train_bc", "train_subgoal"]
+__all__ = ["SCRATCH", "BCAgent", "BCTrainConfig", "CheckpointError", "PromptConfig", "ScratchT5",
+           "Seq2SeqAgent", "Seq2SeqLM", "Seq2SeqTrainConfig", "SubgoalAgent", "SubgoalTrainConfig",
+           "prepare_data", "train_bc", "train_subgoal"]

@@ -6,7 +6,7 @@ beam search and the admissible fallback (`decoding`) turn its beams into a comma
 All parallel episodes share one batched beam search per step.
 
 Train one with `textgym train bc --data GOLD --dev-data GOLD_DEV --out DIR` (or
-`train_bc.train_bc(BCConfig(...))`) and evaluate it with `textgym eval --agent DIR`.
+`train_bc(BCTrainConfig(...))`) and evaluate it with `textgym eval --agent DIR`.
 """
 
 from __future__ import annotations

@@ -28,6 +28,7 @@ from typing import Any
 
 import torch
 
+from textgym.agents.common.config import option
 from textgym.data.tokenizer import build_word_tokenizer
 from textgym.validation import check_integer
 
@@ -47,8 +48,8 @@ class ScratchT5:
 
     d_model: int = 128
     d_ff: int = 512
-    num_layers: int = 2
-    num_heads: int = 4
+    num_layers: int = option(2, flag="--layers", help="encoder and decoder layers")
+    num_heads: int = option(4, flag="--heads", help="attention heads")
     dropout: float = 0.1
     min_frequency: int = 1
 

@@ -5,29 +5,39 @@
     textgym train bc --data data/gold --dev-data data/gold-dev --out runs/bc
     textgym eval --agent runs/bc --protocol quick
 
-From Python: `train_bc(TrainConfig(data=..., dev_data=..., out=...))` returns the trained `BCAgent`.
+From Python: `train_bc(BCTrainConfig(data=..., dev_data=..., out=...))` returns a `TrainedAgent`
+(the `BCAgent`, its folder and the training record).
 """
 
 from __future__ import annotations
 
-import argparse
+import time
+from dataclasses import dataclass
+from typing import ClassVar
 
+from textgym.agents.common.record import TrainedAgent
 from textgym.agents.seq2seq.bc import BCAgent
 from textgym.agents.seq2seq.prompts import bc_examples
 from textgym.agents.seq2seq.training import (
-    TrainConfig,
-    add_arguments,
+    Seq2SeqTrainConfig,
     build_lm,
-    config_kwargs,
+    finish_training,
     fit,
     load_episodes,
     start,
-    write_summary,
 )
 
 
-def train_bc(config: TrainConfig) -> BCAgent:
-    """Train a BC agent on `config.data`, save it to `config.out` and return it."""
+@dataclass(kw_only=True)
+class BCTrainConfig(Seq2SeqTrainConfig):
+    """Settings of `textgym train bc` (all of them `Seq2SeqTrainConfig`'s)."""
+
+    command: ClassVar[str] = "bc"
+
+
+def train_bc(config: BCTrainConfig) -> TrainedAgent:
+    """Train a BC agent on `config.data`; it is saved in `config.out`."""
+    started = time.perf_counter()
     out, writer = start(config)
     train_episodes, dev_episodes = load_episodes(config, annotated=False)
     train = [example for episode in train_episodes for example in bc_examples(episode, config.prompt)]
@@ -36,17 +46,4 @@ def train_bc(config: TrainConfig) -> BCAgent:
     writer.close()
     agent = BCAgent(lm, prompt=config.prompt, num_beams=config.num_beams, similarity=config.similarity,
                     device=config.device)
-    agent.save(out)
-    write_summary(out, config, [result])
-    return agent
-
-
-def configure(parser: argparse.ArgumentParser) -> None:
-    add_arguments(parser)
-
-
-def run(args: argparse.Namespace) -> int:
-    config = TrainConfig(**config_kwargs(args))
-    train_bc(config)
-    print(f"BC agent saved to {config.out} (evaluate it with `textgym eval --agent {config.out}`)")
-    return 0
+    return finish_training(agent, config, out, [result], started)

@@ -8,37 +8,41 @@
     textgym eval --agent runs/subgoal --protocol quick
 
 The two models are trained one after the other with the same settings, each with its checkpoint
-picked on its own dev loss. From Python: `train_subgoal(SubgoalConfig(...))` returns the agent.
+picked on its own dev loss. From Python: `train_subgoal(SubgoalTrainConfig(...))` returns a
+`TrainedAgent`.
 """
 
 from __future__ import annotations
 
-import argparse
+import time
 from dataclasses import dataclass
+from typing import ClassVar
 
+from textgym.agents.common.config import option
+from textgym.agents.common.record import TrainedAgent
 from textgym.agents.seq2seq.prompts import subgoal_examples
 from textgym.agents.seq2seq.subgoal import SubgoalAgent
 from textgym.agents.seq2seq.training import (
-    TrainConfig,
-    add_arguments,
+    Seq2SeqTrainConfig,
     build_lm,
-    config_kwargs,
+    finish_training,
     fit,
     load_episodes,
     start,
-    write_summary,
 )
 
 
-@dataclass
-class SubgoalConfig(TrainConfig):
-    """`TrainConfig` plus the agent's `max_subgoal_ends` (END_SG rounds allowed per command)."""
+@dataclass(kw_only=True)
+class SubgoalTrainConfig(Seq2SeqTrainConfig):
+    """Settings of `textgym train subgoal`: `Seq2SeqTrainConfig`'s plus the agent's `max_subgoal_ends`."""
 
-    max_subgoal_ends: int = 2
+    command: ClassVar[str] = "subgoal"
+    max_subgoal_ends: int = option(2, help="END_SG rounds the executor may take before each command")
 
 
-def train_subgoal(config: SubgoalConfig) -> SubgoalAgent:
-    """Train the planner and the executor on `config.data`, save the agent to `config.out`, return it."""
+def train_subgoal(config: SubgoalTrainConfig) -> TrainedAgent:
+    """Train the planner and the executor on `config.data`; the agent is saved in `config.out`."""
+    started = time.perf_counter()
     out, writer = start(config)
     train_episodes, dev_episodes = load_episodes(config, annotated=True)
     train = [subgoal_examples(episode, config.prompt) for episode in train_episodes]
@@ -54,19 +58,4 @@ def train_subgoal(config: SubgoalConfig) -> SubgoalAgent:
     agent = SubgoalAgent(**models, prompt=config.prompt, num_beams=config.num_beams,
                          similarity=config.similarity, max_subgoal_ends=config.max_subgoal_ends,
                          device=config.device)
-    agent.save(out)
-    write_summary(out, config, results)
-    return agent
-
-
-def configure(parser: argparse.ArgumentParser) -> None:
-    add_arguments(parser)
-    parser.add_argument("--max-subgoal-ends", type=int, default=2,
-                        help="END_SG rounds the executor may take before each command (default: 2)")
-
-
-def run(args: argparse.Namespace) -> int:
-    config = SubgoalConfig(**config_kwargs(args), max_subgoal_ends=args.max_subgoal_ends)
-    train_subgoal(config)
-    print(f"sub-goal agent saved to {config.out} (evaluate it with `textgym eval --agent {config.out}`)")
-    return 0
+    return finish_training(agent, config, out, results, started)

@@ -9,7 +9,6 @@ held out, with a warning.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import dataclasses
 import json
@@ -17,90 +16,78 @@ import math
 import random
 import time
 import warnings
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
+from textgym.agents.common.batching import endless_batches
+from textgym.agents.common.config import option
+from textgym.agents.common.logs import summary_writer
+from textgym.agents.common.record import TrainedAgent, finish
+from textgym.agents.common.schedules import warmup_cosine
+from textgym.agents.common.seeding import seed_everything
 from textgym.agents.seq2seq.decoding import SIMILARITIES
 from textgym.agents.seq2seq.model import SCRATCH, ScratchT5, Seq2SeqLM, folder_size
 from textgym.agents.seq2seq.prompts import PromptConfig, same_text
 from textgym.data.annotate import annotate_dataset
 from textgym.data.gold import build_gold, iter_episodes
 from textgym.data.records import AnnotatedStep, GoldStep
-from textgym.validation import check_integer
+from textgym.validation import check_integer, check_positive
 
 Example = tuple[str, str]
 """(prompt, target)."""
 
 
-@dataclass
-class TrainConfig:
-    """Settings of `textgym train bc` (and, with `SubgoalConfig`, `textgym train subgoal`).
+@dataclass(kw_only=True)
+class Seq2SeqTrainConfig:
+    """Settings shared by `textgym train bc` (`BCTrainConfig`) and `textgym train subgoal`."""
 
-    Attributes:
-        data: training step records (`textgym data gold`; annotated for the sub-goal agent).
-        out: folder of the trained agent (`textgym eval --agent OUT`), its logs and training.json.
-        dev_data: dev-split records for checkpoint selection (default: dev records of `data`, else
-            a held-out tenth of its episodes).
-        model: "scratch" (a small T5 and a word tokenizer, trained from scratch) or any Hugging Face
-            seq2seq id or path (e.g. google/flan-t5-large).
-        scratch: the size of the scratch T5.
-        prompt: the prompt's word budgets.
-        max_input_tokens: prompts are cut to this many tokens.
-        epochs: passes over the training examples (`max_steps` and `max_minutes` may stop earlier).
-        max_steps: optimizer steps at most, per model.
-        max_minutes: wall-clock budget per model (the best checkpoint so far is kept).
-        batch_size: examples per forward pass; grad_accum: passes per optimizer step.
-        lr, weight_decay, warmup: AdamW and a linear warm-up (a fraction of the steps), then cosine.
-        eval_every: optimizer steps between dev evaluations.
-        dev_examples: dev examples used for the loss (a fixed sample; None: all).
-        num_beams, similarity: the agent's decoding settings.
-        device: "cpu", "cuda", ...; bf16: bf16 autocast (None: on CUDA devices that support it).
-        threads: torch CPU threads (None: torch's default).
-        seed: seeds the initialisation, the batch order and the dev sample.
-        progress: progress bars.
-    """
-
-    data: str
-    out: str
-    dev_data: str | None = None
-    model: str = SCRATCH
-    scratch: ScratchT5 = field(default_factory=ScratchT5)
-    prompt: PromptConfig = field(default_factory=PromptConfig)
-    max_input_tokens: int = 448
-    epochs: float = 12.0
-    max_steps: int | None = None
-    max_minutes: float | None = None
-    batch_size: int = 32
-    grad_accum: int = 1
-    lr: float = 1e-3
-    weight_decay: float = 0.01
-    warmup: float = 0.05
-    eval_every: int = 50
-    dev_examples: int | None = 512
-    num_beams: int = 5
-    similarity: str = "minilm"
-    device: str = "cpu"
-    bf16: bool | None = None
-    threads: int | None = None
-    seed: int = 0
-    progress: bool = True
+    data: str = option(help="training step records (a `textgym data` folder; annotated for the sub-goal "
+                            "agent)")
+    dev_data: str | None = option(None, help="dev-split records for checkpoint selection (default: the dev "
+                                             "records of --data, else a tenth of its episodes)")
+    out: str = option(help="folder of the trained agent (`textgym eval --agent OUT`), its logs and records")
+    model: str = option(SCRATCH, help="'scratch' (small T5 + word tokenizer, offline) or a Hugging Face "
+                                      "seq2seq id or path, e.g. google/flan-t5-large (default: scratch)")
+    scratch: ScratchT5 = option(ScratchT5(), help="the size of the T5 trained from scratch")
+    prompt: PromptConfig = option(PromptConfig(), help="word budgets of the prompt fields")
+    max_input_tokens: int = option(448, help="prompts are cut to this many tokens")
+    epochs: float = option(12.0, help="passes over the training examples (max-steps and max-minutes may "
+                                      "stop earlier)")
+    max_steps: int | None = option(None, help="optimizer steps at most, per model")
+    max_minutes: float | None = option(None, help="time budget per model (the best checkpoint so far is "
+                                                  "kept)")
+    batch_size: int = option(32, help="examples per forward pass")
+    grad_accum: int = option(1, help="forward passes per optimizer step")
+    lr: float | None = option(None, help="peak AdamW learning rate (default: 1e-3 from scratch, 1e-4 "
+                                         "pretrained, as the paper)")
+    weight_decay: float = option(0.01, help="AdamW weight decay")
+    warmup: float = option(0.05, help="linear warm-up over this fraction of the steps, then cosine decay")
+    eval_every: int = option(50, help="optimizer steps between dev losses")
+    dev_examples: int | None = option(512, help="dev examples used for the loss (a fixed sample)")
+    num_beams: int = option(5, help="the agent's beam width")
+    similarity: str = option("minilm", choices=SIMILARITIES,
+                             help="fallback when no beam is admissible (default: minilm)")
+    device: str = option("cpu", help="cpu, cuda, cuda:1, ... (default: cpu)")
+    bf16: bool | None = option(None, help="bf16 autocast (default: on CUDA devices that support it)")
+    threads: int | None = option(None, help="torch CPU threads (default: torch's)")
+    seed: int = option(0, help="seeds the initialisation, the batch order and the dev sample")
+    progress: bool = option(True, flag="--quiet", help="no progress bars")
 
     def __post_init__(self) -> None:
         if isinstance(self.scratch, dict):
             self.scratch = ScratchT5(**self.scratch)
         if isinstance(self.prompt, dict):
             self.prompt = PromptConfig(**self.prompt)
+        if self.lr is None:
+            self.lr = 1e-3 if self.model == SCRATCH else 1e-4
         for name in ("batch_size", "grad_accum", "eval_every", "max_input_tokens", "num_beams"):
             check_integer(name, getattr(self, name), low=1)
         for name in ("epochs", "lr", "max_steps", "max_minutes", "dev_examples", "threads"):
-            value = getattr(self, name)
-            if value is not None and (isinstance(value, bool) or not value > 0):
-                raise ValueError(f"{name} must be positive, got {value!r}.")
+            check_positive(name, getattr(self, name), optional=True)
         if not 0 <= self.warmup < 1:
             raise ValueError(f"warmup is a fraction of the steps in [0, 1), got {self.warmup!r}.")
         if self.similarity not in SIMILARITIES:
@@ -129,7 +116,7 @@ def prepare_data(env_ids: Sequence[str], root: str | Path, train_variations: int
     return paths
 
 
-def load_episodes(config: TrainConfig, annotated: bool) -> tuple[list[list[dict]], list[list[dict]]]:
+def load_episodes(config: Seq2SeqTrainConfig, annotated: bool) -> tuple[list[list[dict]], list[list[dict]]]:
     """(train episodes, dev episodes) from `config.data` and `config.dev_data`, checked."""
     fields = tuple((AnnotatedStep if annotated else GoldStep).__annotations__)
     hint = (" Annotate gold data with `textgym data annotate GOLD --out DIR` first." if annotated else "")
@@ -161,7 +148,7 @@ def load_episodes(config: TrainConfig, annotated: bool) -> tuple[list[list[dict]
     return train, dev
 
 
-def build_lm(config: TrainConfig, examples: Sequence[Example]) -> Seq2SeqLM:
+def build_lm(config: Seq2SeqTrainConfig, examples: Sequence[Example]) -> Seq2SeqLM:
     """The model to train: a scratch T5 with a vocabulary from `examples`, or a pretrained one."""
     if config.model == SCRATCH:
         texts = [text for example in examples for text in example]
@@ -186,8 +173,8 @@ class FitResult:
     seconds: float
 
 
-def fit(lm: Seq2SeqLM, train: Sequence[Example], dev: Sequence[Example], config: TrainConfig, name: str,
-        out: Path, writer: Any) -> tuple[Seq2SeqLM, FitResult]:
+def fit(lm: Seq2SeqLM, train: Sequence[Example], dev: Sequence[Example], config: Seq2SeqTrainConfig,
+        name: str, out: Path, writer: Any) -> tuple[Seq2SeqLM, FitResult]:
     """Train `lm` on `train`; save the checkpoint with the lowest dev loss to `out/name` and return it."""
     rng = random.Random(config.seed)
     torch.manual_seed(config.seed)
@@ -204,8 +191,8 @@ def fit(lm: Seq2SeqLM, train: Sequence[Example], dev: Sequence[Example], config:
     total = max(1, math.ceil(config.epochs * per_epoch))
     total = min(total, config.max_steps) if config.max_steps else total
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    scheduler = warmup_cosine(optimizer, total, config.warmup)
-    batches = endless_batches(train_ids, config.batch_size, rng)
+    scheduler = warmup_cosine(optimizer, total, int(config.warmup * total))
+    batches = endless_batches([len(prompt) for prompt, _ in train_ids], config.batch_size, rng)
     best_loss, best_step, step = math.inf, 0, 0
     started = time.perf_counter()
     bar = _progress(total, f"{name}", config.progress)
@@ -272,33 +259,6 @@ def collate(lm: Seq2SeqLM, rows: Sequence[tuple[list[int], list[int]]]) -> dict[
             "labels": labels.to(lm.device)}
 
 
-def endless_batches(rows: Sequence[tuple[list[int], list[int]]], batch_size: int,
-                    rng: random.Random) -> Iterator[list[int]]:
-    """Shuffled index batches of similar prompt lengths (less padding), epoch after epoch."""
-    while True:
-        order = rng.sample(range(len(rows)), len(rows))
-        chunks = []
-        for start in range(0, len(order), batch_size * 32):  # sort within windows of 32 batches
-            window = sorted(order[start:start + batch_size * 32], key=lambda i: len(rows[i][0]))
-            chunks += [window[i:i + batch_size] for i in range(0, len(window), batch_size)]
-        rng.shuffle(chunks)
-        yield from chunks
-
-
-def warmup_cosine(optimizer: torch.optim.Optimizer, steps: int,
-                  warmup: float) -> torch.optim.lr_scheduler.LambdaLR:
-    """Linear warm-up over a fraction of the steps, then cosine decay to a tenth of the peak."""
-    warmup_steps = max(1, int(warmup * steps))
-
-    def factor(step: int) -> float:
-        if step < warmup_steps:
-            return (step + 1) / warmup_steps
-        progress = min((step - warmup_steps) / max(steps - warmup_steps, 1), 1.0)
-        return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress))
-
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
-
-
 @torch.no_grad()
 def dev_loss_of(lm: Seq2SeqLM, rows: Sequence[tuple[list[int], list[int]]], batch_size: int,
                 autocast: Any = contextlib.nullcontext) -> float:
@@ -331,78 +291,21 @@ def _progress(total: int, description: str, enabled: bool) -> Any:
     return tqdm(total=total, desc=description, disable=not enabled, dynamic_ncols=True)
 
 
-def start(config: TrainConfig) -> tuple[Path, Any]:
+def start(config: Seq2SeqTrainConfig) -> tuple[Path, Any]:
     """Threads, seeds, the output folder and a TensorBoard writer."""
-    from torch.utils.tensorboard import SummaryWriter
-
-    if config.threads:
-        torch.set_num_threads(config.threads)
-    random.seed(config.seed)
-    np.random.seed(config.seed)
-    torch.manual_seed(config.seed)
+    seed_everything(config.seed, config.threads)
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
-    return out, SummaryWriter(str(out / "tensorboard"))
+    return out, summary_writer(out / "tensorboard")
 
 
-def write_summary(out: Path, config: TrainConfig, results: Sequence[FitResult]) -> Path:
-    """training.json: the config and each model's training figures."""
-    path = out / "training.json"
-    path.write_text(json.dumps({"config": config.to_dict(),
-                                "models": [dataclasses.asdict(r) for r in results]}, indent=2))
-    return path
-
-
-# ---------------------------------------------------------------------------------------- CLI
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The options of `textgym train bc` and `textgym train subgoal`."""
-    defaults, scratch, prompt = TrainConfig("", ""), ScratchT5(), PromptConfig()
-    parser.add_argument("--data", required=True, help="training step records (a `textgym data` folder)")
-    parser.add_argument("--dev-data", default=None,
-                        help="dev-split records for checkpoint selection (default: a tenth of --data)")
-    parser.add_argument("--out", required=True, help="folder of the trained agent")
-    parser.add_argument("--model", default=SCRATCH,
-                        help="'scratch' (small T5 + word tokenizer, offline) or a Hugging Face seq2seq "
-                             "id or path, e.g. google/flan-t5-large (default: scratch)")
-    group = parser.add_argument_group("scratch model")
-    group.add_argument("--d-model", type=int, default=scratch.d_model)
-    group.add_argument("--d-ff", type=int, default=scratch.d_ff)
-    group.add_argument("--layers", type=int, default=scratch.num_layers, help="encoder and decoder layers")
-    group.add_argument("--heads", type=int, default=scratch.num_heads)
-    group = parser.add_argument_group("prompt")
-    group.add_argument("--history", type=int, default=prompt.history, help="past steps shown")
-    group.add_argument("--look-words", type=int, default=prompt.look_words)
-    group.add_argument("--observation-words", type=int, default=prompt.observation_words)
-    group.add_argument("--max-input-tokens", type=int, default=defaults.max_input_tokens)
-    group = parser.add_argument_group("optimisation")
-    group.add_argument("--epochs", type=float, default=defaults.epochs)
-    group.add_argument("--max-steps", type=int, default=None, help="optimizer steps at most, per model")
-    group.add_argument("--max-minutes", type=float, default=None, help="time budget per model")
-    group.add_argument("--batch-size", type=int, default=defaults.batch_size)
-    group.add_argument("--grad-accum", type=int, default=defaults.grad_accum)
-    group.add_argument("--lr", type=float, default=None,
-                       help="peak learning rate (default: 1e-3 from scratch, 1e-4 pretrained, as the paper)")
-    group.add_argument("--eval-every", type=int, default=defaults.eval_every, help="steps between dev losses")
-    group.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=None,
-                       help="bf16 autocast (default: on CUDA devices that support it)")
-    parser.add_argument("--num-beams", type=int, default=defaults.num_beams)
-    parser.add_argument("--similarity", choices=SIMILARITIES, default=defaults.similarity,
-                        help="fallback when no beam is admissible (default: minilm)")
-    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ... (default: cpu)")
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--quiet", action="store_true", help="no progress bars")
-
-
-def config_kwargs(args: argparse.Namespace) -> dict[str, Any]:
-    """`TrainConfig` keywords from the parsed options."""
-    lr = args.lr if args.lr is not None else (1e-3 if args.model == SCRATCH else 1e-4)
-    return dict(
-        data=args.data, out=args.out, dev_data=args.dev_data, model=args.model,
-        scratch=ScratchT5(d_model=args.d_model, d_ff=args.d_ff, num_layers=args.layers, num_heads=args.heads),
-        prompt=dataclasses.replace(PromptConfig(), history=args.history, look_words=args.look_words,
-                                   observation_words=args.observation_words),
-        max_input_tokens=args.max_input_tokens, epochs=args.epochs, max_steps=args.max_steps,
-        max_minutes=args.max_minutes, batch_size=args.batch_size, grad_accum=args.grad_accum, lr=lr,
-        eval_every=args.eval_every, num_beams=args.num_beams, similarity=args.similarity,
-        device=args.device, bf16=args.bf16, threads=args.threads, seed=args.seed, progress=not args.quiet)
+def finish_training(agent: Any, config: Seq2SeqTrainConfig, out: Path, results: Sequence[FitResult],
+                    started: float) -> TrainedAgent:
+    """Save `agent` in `out`; write training.json (the config and each model's training figures)
+    and the training record."""
+    agent.save(out)
+    models = [dataclasses.asdict(r) for r in results]
+    (out / "training.json").write_text(json.dumps({"config": config.to_dict(), "models": models}, indent=2))
+    return finish(agent, out, out, config, steps=sum(r.steps for r in results), unit="optimizer steps",
+                  seconds=time.perf_counter() - started,
+                  data={"data": config.data, "dev_data": config.dev_data}, metrics={"models": models})
