@@ -27,7 +27,7 @@ from rich.table import Table
 from textgym.agents import load_agent
 from textgym.agents.seq2seq import BCTrainConfig, SubgoalTrainConfig, train_bc, train_subgoal
 from textgym.agents.seq2seq.training import prepare_data
-from textgym.baselines.report import print_table
+from textgym.baselines.report import print_tables
 from textgym.evaluation.evaluate import EpisodeResult, evaluate, protocol_episodes, summarize
 from textgym.evaluation.protocols import PROTOCOLS
 
@@ -41,7 +41,6 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--train-variations", type=int, default=20, help="train variations per task")
     parser.add_argument("--dev-variations", type=int, default=4, help="dev variations per task")
     parser.add_argument("--epochs", type=float, default=12.0, help="epochs per model")
-    parser.add_argument("--max-minutes", type=float, default=None, help="wall-clock budget per model")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default: 1)")
     parser.add_argument("--num-envs", type=int, default=4, help="parallel episodes in evaluation")
     parser.add_argument("--device", default="cpu")
@@ -50,7 +49,7 @@ def parse() -> argparse.Namespace:
 
 def train(args: argparse.Namespace, data: dict[str, Path], root: Path) -> None:
     """Train BC and the sub-goal agent unless they are already there."""
-    common = dict(epochs=args.epochs, max_minutes=args.max_minutes, threads=args.threads, device=args.device,
+    common = dict(epochs=args.epochs, threads=args.threads, device=args.device,
                   eval_every=50)
     if not (root / "bc" / "agent.json").is_file():
         train_bc(BCTrainConfig(data=str(data["gold"]), dev_data=str(data["gold-dev"]), out=str(root / "bc"),
@@ -99,7 +98,7 @@ def main() -> None:
     overall: dict[str, dict[str, float]] = {name: {} for name in AGENTS}
     for protocol in args.protocols:
         columns = {name: results_of(name, protocol, root, args) for name in AGENTS}
-        print_table(columns, title=f"{protocol}: {PROTOCOLS[protocol].description}", console=console)
+        print_tables(columns, title=f"{protocol}: {PROTOCOLS[protocol].description}", console=console)
         for name, results in columns.items():
             overall[name][protocol] = summarize(results)["overall"]["score"]
 

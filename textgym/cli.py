@@ -47,6 +47,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("train", "train a baseline agent"),
     "eval": ("textgym.baselines.eval_cli", "evaluate an agent on a protocol"),
     "bench": ("textgym.baselines.bench", "compare every baseline (and yours) on a protocol"),
+    "report": ("textgym.baselines.report_cli", "one table with intervals from saved runs (episodes.csv)"),
 }
 
 

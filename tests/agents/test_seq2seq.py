@@ -338,3 +338,36 @@ def test_agents_check_their_settings_and_name_the_info_they_need(agents):
     agent.reset(1)
     with pytest.raises(KeyError, match="extra_info"):
         agent.act("You are in the kitchen.", {"task": "Boil water.", "score": 0})
+
+
+def test_same_seed_trains_the_same_agent_and_prints_the_same_bench_table(data, tmp_path):
+    """Budgets are steps, so training twice gives byte-identical weights, and two bench runs of
+    the trained agent give identical tables (the README's figures are reproducible)."""
+    first, second = (train_bc(tiny_config(data, tmp_path / name)).directory
+                     for name in ("bc-first", "bc-second"))
+    weights = sorted(p.relative_to(first) for p in first.rglob("*.safetensors"))
+    assert weights and all((first / p).read_bytes() == (second / p).read_bytes() for p in weights)
+    tables = []
+    for name, agent in (("a", first), ("b", second)):
+        out = tmp_path / f"bench-{name}"
+        assert main(["bench", "--agents", "random", "--agent", str(agent), "--env", ENV_IDS[0],
+                     "--variations", "2", "--num-envs", "2", "--out", str(out)]) == 0
+        tables.append((out / "table.md").read_text().replace(agent.name, "bc"))
+    assert tables[0] == tables[1] and "[95% CI]" in tables[0]
+
+
+def test_test_split_data_is_refused_for_training_and_selection(data, tmp_path):
+    test_gold = tmp_path / "test-gold"
+    build_gold([ENV_IDS[0]], test_gold, split="test", max_variations=1, progress=False)
+    with pytest.raises(ValueError, match="test-split episodes: training"):
+        train_bc(tiny_config(data, tmp_path / "a", data=str(test_gold)))
+    with pytest.raises(ValueError, match="dev-split episodes only"):
+        train_bc(tiny_config(data, tmp_path / "b", dev_data=str(test_gold)))
+    from textgym.agents.cola.text import PromptFormat, load_examples
+
+    with pytest.raises(ValueError, match="test-split episodes: held-out evaluation"):
+        load_examples(str(test_gold), PromptFormat(), "held-out evaluation")
+    from textgym.agents.drrn.train import DRRNTrainConfig
+
+    with pytest.raises(ValueError, match="RL training uses the train and dev splits only"):
+        DRRNTrainConfig(env=(ENV_IDS[0],), split="test", num_envs=1)

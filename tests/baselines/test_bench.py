@@ -36,6 +36,9 @@ def test_bench_on_a_tiny_protocol_writes_every_file(tmp_path, capsys) -> None:
     assert "oracle" in printed and "LookAround" in printed and "overall" in printed
     results = json.loads((out / "results.json").read_text())
     assert results["summary"]["oracle"]["overall"]["score"] == 100
+    oracle = results["statistics"]["oracle"]
+    assert oracle["mean"] == {"estimate": 100.0, "low": 100.0, "high": 100.0}
+    assert oracle["compare_to"] == "random" and oracle["difference"]["estimate"] > 0
     assert results["summary"]["LookAround"]["overall"]["score"] == 0  # same episodes, no progress
     assert len(results["episodes"]["random"]) == len(results["episodes"]["LookAround"]) == 2
     config = json.loads((out / "config.json").read_text())
@@ -49,6 +52,9 @@ def test_bench_bad_input_is_a_clear_error(tmp_path, capsys) -> None:
     assert main(["bench", "--agents", "random", "--agent", str(tmp_path / "missing"), "--out",
                  str(tmp_path / "r"), "--env", SHORT, "--variations", "1"]) == 2
     assert "No agent" in capsys.readouterr().err
+    assert main(["bench", "--agents", "random", "--compare-to", "bc", "--env", SHORT, "--variations", "1",
+                 "--out", str(tmp_path / "r")]) == 2
+    assert "--compare-to 'bc' is not among the agents" in capsys.readouterr().err
     assert main(["bench", "--agents", "randomm", "--out", str(tmp_path / "r")]) == 2
     assert "Unknown baseline(s) ['randomm']" in capsys.readouterr().err
     with pytest.raises(SystemExit):

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import argparse
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
@@ -70,7 +70,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--variations", type=int, default=None, help="first N variations per env")
     parser.add_argument("--num-envs", type=int, default=4, help="parallel episodes per agent (default: 4)")
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
-    parser.add_argument("--seed", type=int, default=0, help="base seed of the episodes and the training")
+    parser.add_argument("--seed", type=int, default=0, help="base seed of the episodes (default: 0)")
+    parser.add_argument("--seeds", type=int, nargs="+", default=None, metavar="S",
+                        help="training seeds of the trained baselines: each is trained and evaluated, and "
+                             "the intervals cover seeds and episodes (default: --seed)")
+    parser.add_argument("--compare-to", default="random", metavar="NAME",
+                        help="the agent every other one is compared with on the same episodes (paired "
+                             "difference and probability of improvement; default: random)")
     parser.add_argument("--out", default=None,
                         help="results directory (default: results/bench-PROTOCOL-TIME)")
     parser.add_argument("--backend", default="local", choices=["local", "ray"],
@@ -99,25 +105,35 @@ def agent_reference(baseline: Baseline, context: Any, log: Callable[[str], None]
     return str(directory), record
 
 
-def chart(path: Path, summaries: Mapping[str, Mapping[str, Mapping[str, float]]]) -> None:
-    """Grouped bars: per env id (and overall), one bar per agent."""
+def chart(path: Path, columns: Mapping[str, Sequence[Any]]) -> None:
+    """Grouped bars with 95% intervals: per env id (bootstrap over its episodes) and overall
+    (stratified bootstrap over tasks), one bar per agent."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import numpy as np
 
-    agents = list(summaries)
-    envs = list(dict.fromkeys(env for summary in summaries.values() for env in summary))
+    from textgym.baselines.report import scores_by_task, short_env_names
+    from textgym.evaluation.statistics import mean_over_tasks
+
+    agents = [name for name, results in columns.items() if results]
+    by_task = {name: {task: list(s.values()) for task, s in scores_by_task(columns[name]).items()}
+               for name in agents}
+    envs = list(dict.fromkeys(env for tasks in by_task.values() for env in tasks))
+    labels = [*short_env_names(envs).values(), "overall"]
     width = 0.8 / max(1, len(agents))
-    figure, axis = plt.subplots(figsize=(max(6.0, 1.3 * len(envs) + 2), 4.2))
-    for index, agent in enumerate(agents):
-        scores = [summaries[agent].get(env, {}).get("score", 0.0) for env in envs]
-        axis.bar(np.arange(len(envs)) + index * width, scores, width, label=agent)
-    axis.set_xticks(np.arange(len(envs)) + width * (len(agents) - 1) / 2)
-    axis.set_xticklabels([env.split("/")[-1].removesuffix("-v0") for env in envs], rotation=30, ha="right",
-                         fontsize=8)
-    axis.set_ylabel("mean score (0-100)")
+    figure, axis = plt.subplots(figsize=(max(6.0, 1.3 * len(labels) + 2), 4.4))
+    for index, name in enumerate(agents):
+        intervals = [mean_over_tasks({env: by_task[name][env]}) if env in by_task[name] else None
+                     for env in envs] + [mean_over_tasks(by_task[name])]
+        means = np.array([i.estimate if i else np.nan for i in intervals])
+        errors = np.array([[i.estimate - i.low, i.high - i.estimate] if i else [0, 0] for i in intervals]).T
+        axis.bar(np.arange(len(labels)) + index * width, means, width, yerr=errors, capsize=2,
+                 error_kw={"linewidth": 0.8}, label=name)
+    axis.set_xticks(np.arange(len(labels)) + width * (len(agents) - 1) / 2)
+    axis.set_xticklabels(labels, rotation=30, ha="right", fontsize=8)
+    axis.set_ylabel("mean score (0-100), 95% interval")
     axis.set_ylim(0, 105)
     axis.legend(fontsize=8, ncol=min(4, len(agents)))
     figure.tight_layout()
@@ -132,14 +148,10 @@ def run(args: argparse.Namespace) -> int:
     from textgym.agents.common.record import versions
     from textgym.baselines.backends import run_episodes
     from textgym.baselines.recipes import BenchContext
-    from textgym.baselines.report import (
-        markdown_table,
-        print_table,
-        reference_scores,
-        write_results,
-    )
+    from textgym.baselines.references import load_references
+    from textgym.baselines.report import markdown_report, print_tables, write_results
     from textgym.cache import write_json_atomic
-    from textgym.evaluation.evaluate import protocol_episodes, summarize
+    from textgym.evaluation.evaluate import protocol_episodes
     from textgym.evaluation.protocols import get_protocol
 
     if args.num_envs < 1:
@@ -155,35 +167,53 @@ def run(args: argparse.Namespace) -> int:
 
     if args.train_scale <= 0:
         raise ValueError("--train-scale must be positive.")
-    context = BenchContext(protocol=protocol, env_ids=tuple(dict.fromkeys(e.env_id for e in episodes)),
-                           device=args.device, seed=args.seed, retrain=args.retrain,
-                           train_scale=args.train_scale)
-    agents: dict[str, str] = {}
+    seeds = list(dict.fromkeys(args.seeds or [args.seed]))
+    env_ids = tuple(dict.fromkeys(e.env_id for e in episodes))
+    # (column, training seed or None, reference): a trained baseline runs once per training seed.
+    runs: list[tuple[str, int | None, str]] = []
     training: dict[str, dict] = {}
     for baseline in baselines:
-        agents[baseline.name], training[baseline.name] = agent_reference(baseline, context, console.print)
+        for seed in (seeds if baseline.recipe is not None else [None]):
+            context = BenchContext(protocol=protocol, env_ids=env_ids, device=args.device,
+                                   seed=args.seed if seed is None else seed, retrain=args.retrain,
+                                   train_scale=args.train_scale)
+            reference, record = agent_reference(baseline, context, console.print)
+            runs.append((baseline.name, seed, reference))
+            if record:
+                training[baseline.name if len(seeds) == 1 else f"{baseline.name} (seed {seed})"] = record
     for reference in args.agent:
-        agents[Path(reference).name if Path(reference).exists() else reference.rpartition(":")[2]] = reference
+        runs.append((Path(reference).name if Path(reference).exists() else reference.rpartition(":")[2], None,
+                     reference))
+    names = list(dict.fromkeys(name for name, _, _ in runs))
+    if args.compare_to not in names:
+        raise ValueError(f"--compare-to {args.compare_to!r} is not among the agents of this run "
+                         f"({', '.join(names)}).")
 
-    columns = {}
+    columns: dict[str, list] = {name: [] for name in names}
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=console) as progress:
-        for name, reference in agents.items():
-            bar = progress.add_task(f"{name:<10}", total=len(episodes))
-            columns[name] = run_episodes(reference, episodes, args.backend, num_envs=args.num_envs,
-                                         device=args.device, address=args.address,
-                                         on_result=lambda _, bar=bar: progress.advance(bar))
+        for name, seed, reference in runs:
+            label = name if seed is None or len(seeds) == 1 else f"{name} s{seed}"
+            bar = progress.add_task(f"{label:<10}", total=len(episodes))
+            results = run_episodes(reference, episodes, args.backend, num_envs=args.num_envs,
+                                   device=args.device, address=args.address,
+                                   on_result=lambda _, bar=bar: progress.advance(bar))
+            for result in results:
+                result.training_seed = seed
+            columns[name] += results
 
-    references = reference_scores(protocol.name)
+    references = load_references(protocol.descriptor(seeds=len(seeds)))
     title = f"{protocol.name}: {protocol.description} (mean score, 0-100)"
-    print_table(columns, title=title, console=console, references=references)
-    write_results(out, columns, {"protocol": protocol.name})
-    (out / "table.md").write_text(f"### {title}\n\n" + markdown_table(columns, references))
-    chart(out / "chart.png", {name: summarize(results) for name, results in columns.items()})
+    print_tables(columns, title=title, console=console, references=references, compare_to=args.compare_to)
+    write_results(out, columns, {"protocol": protocol.name, "training_seeds": seeds},
+                  compare_to=args.compare_to)
+    (out / "table.md").write_text(f"### {title}\n\n" + markdown_report(columns, references, args.compare_to))
+    chart(out / "chart.png", columns)
     write_json_atomic(out / "config.json", {
         "command": vars(args) | {"command_module": None}, "protocol": asdict(protocol),
-        "episodes": [asdict(e) for e in episodes], "agents": agents, "training": training,
-        "seconds": round(time.perf_counter() - started, 1), "versions": versions(),
+        "episodes": [asdict(e) for e in episodes], "agents": {f"{n} (seed {s})" if s is not None else n: r
+                                                            for n, s, r in runs},
+        "training": training, "seconds": round(time.perf_counter() - started, 1), "versions": versions(),
     })
     seconds = time.perf_counter() - started
     console.print(f"wrote {', '.join(RESULT_FILES)} into {out} ({seconds:.0f} s in all)")

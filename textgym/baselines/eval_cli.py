@@ -28,7 +28,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from textgym.agents import load_agent
     from textgym.agents.common.record import versions
-    from textgym.baselines.report import print_table, write_results
+    from textgym.baselines.references import load_references
+    from textgym.baselines.report import print_tables, write_results
     from textgym.evaluation.evaluate import evaluate, protocol_episodes
 
     if args.num_envs < 1:
@@ -43,10 +44,11 @@ def run(args: argparse.Namespace) -> int:
         bar = progress.add_task(f"{name} on {protocol.name}", total=len(episodes))
         results = evaluate(agent, episodes, num_envs=args.num_envs,
                            on_result=lambda _: progress.advance(bar))
-    print_table({name: results}, title=f"{protocol.name}: {protocol.description}", console=console)
+    print_tables({name: results}, title=f"{protocol.name}: {protocol.description}", console=console,
+                 references=load_references(protocol.descriptor()), compare_to=None)
     if args.out:
         meta = {"protocol": protocol.name, "agent_reference": args.agent, "seed": args.seed,
                 "seconds": round(time.perf_counter() - started, 1), "versions": versions()}
-        paths = write_results(args.out, {name: results}, meta)
+        paths = write_results(args.out, {name: results}, meta, compare_to=None)
         console.print(f"wrote {paths['json']} and {paths['csv']}")
     return 0

@@ -6,7 +6,9 @@ test variations the protocol evaluates, and returns the saved agent directory an
 training record (`textgym.agents.common.record`: the command line to repeat it, budget, seconds,
 versions, metrics). Results are cached under `cache_dir()/bench/<protocol>-<envs digest>/<agent>/`;
 `--retrain` ignores the cache and `--train-scale` multiplies every budget (0.05 for a smoke
-test, 4 for stronger baselines). The budgets add up to about 25 minutes on a 2-core CPU.
+test, 4 for stronger baselines; for the imitation agents it scales their gold data). Every budget
+is counted in steps, epochs or episodes, never in time, so the same seed on the same machine
+trains the same agent. The budgets add up to about 25 minutes on a 2-core CPU.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ Log = Callable[[str], None]
 
 # Budgets at --train-scale 1, sized for the `quick` protocol on a 2-core CPU.
 TRAIN_VARIATIONS, DEV_VARIATIONS = 10, 2  # gold episodes per env for the imitation agents
-SEQ2SEQ_MINUTES = 4.0                     # per model (BC: one; sub-goal: planner and executor)
+SEQ2SEQ_EPOCHS = 12.0                     # per model (BC: one; sub-goal: planner and executor)
 RL_STEPS = {"drrn": 2400, "ppo": 1536}    # env steps, 4 parallel envs
 COLA_STEPS = {"trunk": 400, "world_model": 400, "policy": 300}  # optimizer steps, batch 32
 
@@ -78,7 +80,7 @@ def bc(context: BenchContext, log: Log) -> tuple[Path, dict[str, Any]]:
         data = context.imitation_data()
         return train_bc(BCTrainConfig(
             data=str(data["gold"]), dev_data=str(data["gold-dev"]), out=str(directory),
-            max_minutes=SEQ2SEQ_MINUTES * context.train_scale, device=context.device, seed=context.seed,
+            epochs=SEQ2SEQ_EPOCHS, device=context.device, seed=context.seed,
             progress=False))
 
     return context.cached("bc", train, log)
@@ -92,7 +94,7 @@ def subgoal(context: BenchContext, log: Log) -> tuple[Path, dict[str, Any]]:
         data = context.imitation_data()
         return train_subgoal(SubgoalTrainConfig(
             data=str(data["annotated"]), dev_data=str(data["annotated-dev"]), out=str(directory),
-            max_minutes=SEQ2SEQ_MINUTES * context.train_scale, device=context.device, seed=context.seed,
+            epochs=SEQ2SEQ_EPOCHS, device=context.device, seed=context.seed,
             progress=False))
 
     return context.cached("subgoal", train, log)

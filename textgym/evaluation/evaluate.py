@@ -66,6 +66,8 @@ class EpisodeResult:
     steps: int
     seconds: float
     actions: list[str] = field(default_factory=list)
+    training_seed: int | None = None
+    """The seed the agent was trained with, when a run compares several (`textgym bench --seeds`)."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

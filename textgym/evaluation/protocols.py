@@ -41,6 +41,22 @@ class Protocol:
     make_kwargs: dict[str, dict[str, Any]] = field(default_factory=dict)
     source: str = ""
 
+    def descriptor(self, seeds: int = 1) -> dict[str, Any]:
+        """The protocol in the fields `reference_scores.json` records for every published number,
+        so that a reference is shown beside ours only when every field matches (see
+        `textgym.baselines.references`). `seeds`: training seeds averaged."""
+        families = sorted({env_id.split("/", 1)[0] for env_id in self.env_ids})
+        simplification = self.make_kwargs.get("ScienceWorld", {}).get("simplification", "none")
+        return {
+            "env": f"{', '.join(families)} ({len(self.env_ids)} tasks)",
+            "split": self.split,
+            "variations": "all" if self.variations_per_task is None else f"first {self.variations_per_task}",
+            "seeds": seeds,
+            "max_steps": self.max_steps,
+            "simplification": simplification,
+            "episodes": "one episode per variation, negative scores as 0",
+        }
+
     def kwargs_for(self, env_id: str) -> dict[str, Any]:
         """`gym.make` keywords of this protocol for `env_id`."""
         family = env_id.split("/", 1)[0]

@@ -80,11 +80,14 @@ def examples(records: Iterable[Mapping[str, Any]], fmt: PromptFormat) -> list[Ex
     return out
 
 
-def load_examples(path: str, fmt: PromptFormat) -> list[Example]:
-    """Examples from a dataset directory written by `textgym data gold`."""
+def load_examples(path: str, fmt: PromptFormat, role: str = "training") -> list[Example]:
+    """Examples from a dataset directory written by `textgym data gold` (never the test split)."""
+    from textgym.agents.common.splits import refuse_test_split
     from textgym.data.records import load_steps
 
-    return examples(load_steps(path), fmt)
+    records = list(load_steps(path))
+    refuse_test_split((row.get("split", "") for row in records), path, role)
+    return examples(records, fmt)
 
 
 def split_episodes(items: Sequence[Example], held_out: float,

@@ -60,7 +60,7 @@ def train_cola_policy(config: CoLAPolicyTrainConfig) -> TrainedAgent:
     fmt = model.config.prompt
     examples = load_examples(config.data, fmt)
     if config.eval_data:
-        train_examples, held_examples = examples, load_examples(config.eval_data, fmt)
+        train_examples, held_examples = examples, load_examples(config.eval_data, fmt, "held-out evaluation")
     else:
         train_examples, held_examples = split_episodes(examples, config.held_out, config.seed)
     cola = model.config

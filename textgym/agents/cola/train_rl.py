@@ -51,7 +51,8 @@ class CoLARLTrainConfig(CoLATrainConfig):
     env: tuple[str, ...] = option(metavar="ID", help="env id to train on (repeat it for a multi-task run)")
     out: str = option(help="folder to write the trained agent to")
     protocol: str = option("quick", choices=tuple(PROTOCOLS),
-                           help="env settings, eval split and steps come from it (default: quick)")
+                           help="env settings and steps come from it; its held-out evaluations use the dev "
+                                "split, never test (default: quick)")
     train_variations: int = option(20, help="train on the first N train variations per env")
     iterations: int = option(30, help="rollout + update rounds")
     variations_per_iteration: int = option(2, help="groups per env per iteration")
@@ -63,7 +64,7 @@ class CoLARLTrainConfig(CoLATrainConfig):
     epochs: int = option(2, help="passes over each iteration's commands")
     minibatch: int = option(64, help="commands per gradient step")
     eval_every: int = option(5, help="iterations between held-out evaluations")
-    eval_variations: int = option(5, help="first N variations of the protocol's split per env")
+    eval_variations: int = option(5, help="first N dev variations per env for the held-out evaluations")
     eval_max_steps: int | None = option(None, help="env commands per eval episode (default: the protocol's)")
     num_envs: int = option(8, help="parallel episodes")
 
@@ -164,7 +165,7 @@ def train_cola_rl(config: CoLARLTrainConfig) -> TrainedAgent:
     writer = config.writer()
 
     on_envs = Protocol(name=f"{protocol.name}-cola-rl", description=protocol.description, env_ids=envs,
-                       split=protocol.split, variations_per_task=config.eval_variations,
+                       split="dev", variations_per_task=config.eval_variations,
                        max_steps=config.eval_max_steps or protocol.max_steps,
                        make_kwargs=protocol.make_kwargs)
     eval_episodes = protocol_episodes(on_envs, base_seed=config.seed)

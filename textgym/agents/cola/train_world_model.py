@@ -126,7 +126,7 @@ def train_cola_world_model(config: CoLAWorldModelTrainConfig) -> TrainedAgent:
                         max_command_tokens=config.command_tokens, prompt=fmt)
     examples = load_examples(config.data, fmt)
     if config.eval_data:
-        train_examples, held_examples = examples, load_examples(config.eval_data, fmt)
+        train_examples, held_examples = examples, load_examples(config.eval_data, fmt, "held-out evaluation")
     else:
         train_examples, held_examples = split_episodes(examples, config.held_out, config.seed)
     if not held_examples:

@@ -19,6 +19,7 @@ import gymnasium as gym
 
 from textgym.agents.common.config import option
 from textgym.agents.common.logs import EpisodeLog
+from textgym.agents.common.splits import refuse_test_split
 from textgym.data.gold import make_kwargs as data_make_kwargs
 from textgym.validation import check_integer
 from textgym.wrappers.candidates import CandidateActions, check_max_candidates
@@ -64,6 +65,7 @@ class RLTrainConfig:
             raise ValueError(f"num_envs ({self.num_envs}) must be at least the number of env ids "
                              f"({len(self.env)}), so that every id gets an env.")
         check_max_candidates(self.max_candidates)
+        refuse_test_split([self.split], f"split={self.split!r}", "RL training", "use --split train")
         if not isinstance(self.env_kwargs, dict):
             raise ValueError(f"env_kwargs must be a JSON object, got {self.env_kwargs!r}.")
 

@@ -29,6 +29,7 @@ from textgym.agents.common.logs import summary_writer
 from textgym.agents.common.record import TrainedAgent, finish
 from textgym.agents.common.schedules import warmup_cosine
 from textgym.agents.common.seeding import seed_everything
+from textgym.agents.common.splits import refuse_test_split
 from textgym.agents.seq2seq.decoding import SIMILARITIES
 from textgym.agents.seq2seq.model import SCRATCH, ScratchT5, Seq2SeqLM, folder_size
 from textgym.agents.seq2seq.prompts import PromptConfig, same_text
@@ -55,11 +56,8 @@ class Seq2SeqTrainConfig:
     scratch: ScratchT5 = option(ScratchT5(), help="the size of the T5 trained from scratch")
     prompt: PromptConfig = option(PromptConfig(), help="word budgets of the prompt fields")
     max_input_tokens: int = option(448, help="prompts are cut to this many tokens")
-    epochs: float = option(12.0, help="passes over the training examples (max-steps and max-minutes may "
-                                      "stop earlier)")
+    epochs: float = option(12.0, help="passes over the training examples (max-steps may stop earlier)")
     max_steps: int | None = option(None, help="optimizer steps at most, per model")
-    max_minutes: float | None = option(None, help="time budget per model (the best checkpoint so far is "
-                                                  "kept)")
     batch_size: int = option(32, help="examples per forward pass")
     grad_accum: int = option(1, help="forward passes per optimizer step")
     lr: float | None = option(None, help="peak AdamW learning rate (default: 1e-3 from scratch, 1e-4 "
@@ -86,7 +84,7 @@ class Seq2SeqTrainConfig:
             self.lr = 1e-3 if self.model == SCRATCH else 1e-4
         for name in ("batch_size", "grad_accum", "eval_every", "max_input_tokens", "num_beams"):
             check_integer(name, getattr(self, name), low=1)
-        for name in ("epochs", "lr", "max_steps", "max_minutes", "dev_examples", "threads"):
+        for name in ("epochs", "lr", "max_steps", "dev_examples", "threads"):
             check_positive(name, getattr(self, name), optional=True)
         if not 0 <= self.warmup < 1:
             raise ValueError(f"warmup is a fraction of the steps in [0, 1), got {self.warmup!r}.")
@@ -126,8 +124,7 @@ def load_episodes(config: Seq2SeqTrainConfig, annotated: bool) -> tuple[list[lis
     except ValueError as error:
         raise ValueError(f"{error}{hint}") from None
     splits = {records[0]["split"] for records in train}
-    if "test" in splits:
-        raise ValueError(f"{config.data} holds test-split episodes: train on the train split only.")
+    refuse_test_split(splits, config.data, "training")
     if dev and {records[0]["split"] for records in dev} != {"dev"}:
         raise ValueError(f"--dev-data {config.dev_data} must hold dev-split episodes only (checkpoints are "
                          f"picked on the dev split, never on test): build it with "
@@ -215,15 +212,12 @@ def fit(lm: Seq2SeqLM, train: Sequence[Example], dev: Sequence[Example], config:
         bar.set_postfix(loss=f"{loss_sum:.3f}", dev=f"{best_loss:.3f}")
 
         # 2. dev loss now and then; the best checkpoint so far is what gets saved
-        out_of_time = config.max_minutes and time.perf_counter() - started > 60 * config.max_minutes
-        if step % config.eval_every == 0 or step == total or out_of_time:
+        if step % config.eval_every == 0 or step == total:
             dev_loss = dev_loss_of(lm, dev_ids, config.batch_size, autocast)
             writer.add_scalar(f"{name}/dev_loss", dev_loss, step)
             if dev_loss < best_loss:
                 best_loss, best_step = dev_loss, step
                 lm.save(out / name)
-        if out_of_time:
-            break
     bar.close()
     seconds = time.perf_counter() - started
 
