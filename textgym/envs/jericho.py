@@ -44,6 +44,7 @@ import orjson
 from textgym.cache import cache_dir, write_bytes_atomic
 from textgym.envs.base import TextEnv, Transition, closest
 from textgym.envs.jvm import SimulatorCrashedError
+from textgym.spaces import PRINTABLE, TextSpace
 from textgym.validation import check_integer
 
 GAMES_VARIABLE = "TEXTGYM_JERICHO_GAMES"
@@ -94,7 +95,8 @@ _PRONOUNS = frozenset(("a", "an", "the", "it", "its", "them", "they", "him", "he
 _COMPASS = frozenset(("north", "south", "east", "west", "northeast", "northwest", "southeast", "southwest",
                       "up", "down", "in", "out", "n", "s", "e", "w", "ne", "nw", "se", "sw", "u", "d"))
 _CLARIFICATION = re.compile(r"^\([^)]*\)\s*")  # "(the carrot) ...": the parser guessed the object
-_CONTROL = re.compile(r"[\x00-\x1f\x7f\\]")
+COMMAND_CHARACTERS = "".join(c for c in PRINTABLE if c.isprintable() and c != "\\")
+"""What a Jericho command may hold: printable ASCII without newlines, tabs or backslashes."""
 _SENTENCE_BREAK = re.compile(r"[.,;!?]|\bthen\b", re.IGNORECASE)
 _PROBE = """
 import sys, warnings
@@ -211,10 +213,10 @@ class JerichoEnv(TextEnv):
     supports games made by TextWorld (recognised from their dictionary).
 
     ## Action Space
-    `TextSpace(max_length=198, min_length=1)`: one command of printable ASCII, at most the 198
-    bytes Frotz's input buffer holds (Jericho would cut longer ones silently). Newlines, tabs and
-    backslashes are refused with a `ValueError`. Save, restore, restart, quit and transcript
-    commands are not sent: the observation says so and nothing changes.
+    `TextSpace(max_length=198, min_length=1, charset=COMMAND_CHARACTERS)`: one line of printable
+    ASCII without backslashes (Frotz's terminal escape), at most the 198 bytes of Frotz's input
+    buffer (Jericho would cut longer ones). Anything else is a `ValueError`. Save, restore,
+    restart, quit and transcript commands are not sent: the observation says so, nothing changes.
 
     ## Observation Space
     `TextSpace(max_length=16384)`: the game's text exactly as `FrotzEnv.step` returns it (on
@@ -296,10 +298,11 @@ class JerichoEnv(TextEnv):
                                        0, 2**15 - 1)
         super().__init__(split=split, variation=variation, admissible_commands=admissible_commands,
                          extra_info=extra_info, render_mode=render_mode)
+        self.action_space = TextSpace(self.max_action_length, min_length=1, charset=COMMAND_CHARACTERS)
         self._frotz: Any = None
-        self._max_score = 0
         self._word_length = 9
         self._dictionary: dict[str, Any] = {}
+        self._max_score = self._start().get_max_score()  # known before reset, as trainers scale rewards by it
 
     @property
     def supported(self) -> bool:
@@ -350,12 +353,11 @@ class JerichoEnv(TextEnv):
     def _begin(self, variation: int) -> Transition:
         frotz = self._start()
         observation, _ = frotz.reset()
-        self._max_score = frotz.get_max_score()
         return self._transition(observation)
 
     def _check_action(self, action: Any) -> str:
         action = super()._check_action(action)
-        bad = sorted(set(_CONTROL.findall(action)))
+        bad = sorted(set(action) - set(COMMAND_CHARACTERS))
         if bad:
             raise ValueError(f"Action {action!r:.80} has {bad!r}: a Jericho command is one line, and Frotz "
                              "reads a backslash as the start of a terminal command (\\help never returns).")
