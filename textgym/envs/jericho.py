@@ -366,11 +366,10 @@ class JerichoEnv(TextEnv):
     def _advance(self, action: str) -> Transition:
         refused = self._forbidden(action)
         if refused:
-            word, why = refused
-            frotz = self._frotz
+            word, why = refused  # textgym's record, not Frotz's: a probe may have moved TextWorld's counters
             return Transition(observation=f"[textgym] The command {word!r} is not sent to the game: it would "
                                           f"{why}. Use env.unwrapped.get_state() and set_state() to save "
-                                          "and restore.\n", score=frotz.get_score(), moves=frotz.get_moves(),
+                                          "and restore.\n", score=self._score, moves=self._moves,
                               won=False, lost=False)
         observation, _, _, _ = self._frotz.step(action)
         return self._transition(observation)
