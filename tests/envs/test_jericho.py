@@ -228,3 +228,23 @@ def test_textgym_imports_without_jericho_and_says_how_to_install_it() -> None:
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert "pip install textgym[jericho]" in out.stdout
+
+
+@pytest.mark.slow
+def test_drrn_trains_on_a_jericho_game_unchanged(coin: Path, tmp_path: Path) -> None:
+    from textgym.agents.drrn import DRRNAgent
+    from textgym.cli import main
+
+    assert main(["train", "drrn", "--env", "Jericho/custom-v0", "--env-kwargs",
+                 json.dumps({"game_file": str(coin)}), "--total-steps", "120", "--num-envs", "2",
+                 "--max-episode-steps", "10", "--max-candidates", "8", "--hidden-dim", "16",
+                 "--embedding-dim", "8", "--learning-starts", "40",
+                 "--tokenizer-episodes", "2", "--seed", "0", "--quiet", "--out", str(tmp_path)]) == 0
+    agent = DRRNAgent.load(tmp_path / "agent")
+    env = gym.make("Jericho/custom-v0", game_file=str(coin), admissible_commands=True,
+                   extra_info=("look", "inventory"))  # what DRRN reads (its required_info)
+    observation, info = env.reset(seed=0)
+    agent.reset(1)
+    agent.reset_env(0, seed=0)
+    assert agent.act(observation, info) in info["admissible_commands"]
+    env.close()
