@@ -337,14 +337,15 @@ class JerichoEnv(TextEnv):
             self._frotz = frotz
         return self._frotz
 
-    def _transition(self, observation: str) -> Transition:
+    def _transition(self, observation: str, score: int, moves: int, done: bool) -> Transition:
+        """What `FrotzEnv.reset`/`step` reported; won and lost are asked for only when it says done."""
         frotz = self._frotz
         if frotz._emulator_halted():
             self._over = True
             raise SimulatorCrashedError(f"Jericho's interpreter halted playing {self.story_file.name}: "
                                         f"{observation.strip()[:200]!r}. Call reset() to start again.")
-        return Transition(observation=observation, score=frotz.get_score(), moves=frotz.get_moves(),
-                          won=frotz.victory(), lost=frotz.game_over())
+        return Transition(observation=observation, score=score, moves=moves,
+                          won=done and frotz.victory(), lost=done and frotz.game_over())
 
     # ------------------------------------------------------------------ the family's part
     def _variation_ids(self, split: str) -> range:
@@ -352,8 +353,8 @@ class JerichoEnv(TextEnv):
 
     def _begin(self, variation: int) -> Transition:
         frotz = self._start()
-        observation, _ = frotz.reset()
-        return self._transition(observation)
+        observation, info = frotz.reset()
+        return self._transition(observation, info["score"], info["moves"], True)
 
     def _check_action(self, action: Any) -> str:
         action = super()._check_action(action)
@@ -371,8 +372,8 @@ class JerichoEnv(TextEnv):
                                           f"{why}. Use env.unwrapped.get_state() and set_state() to save "
                                           "and restore.\n", score=self._score, moves=self._moves,
                               won=False, lost=False)
-        observation, _, _, _ = self._frotz.step(action)
-        return self._transition(observation)
+        observation, _, done, info = self._frotz.step(action)
+        return self._transition(observation, info["score"], info["moves"], done)
 
     def _forbidden(self, action: str) -> tuple[str, str] | None:
         """(word, why) when a sentence of `action` starts with an interpreter command."""
