@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import time
+from pathlib import Path
 
 
 def children(pid: int | None = None, name: str | None = None) -> set[int]:
@@ -33,3 +34,11 @@ def wait_until_dead(pid: int, timeout: float = 15.0) -> bool:
             return True
         time.sleep(0.1)
     return False
+
+
+def textworld_story(challenge: str = "coin_collector", seed: int = 1, **settings: object) -> Path:
+    """A Z-machine story file made by TextWorld's real generator (cached per test session), for the
+    Jericho tests: no classic game may be shipped, and Jericho plays TextWorld's games."""
+    from textgym.envs.textworld_games import ensure_games, resolve_settings
+
+    return ensure_games(challenge, resolve_settings(challenge, settings), [seed])[seed]

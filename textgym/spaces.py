@@ -35,10 +35,12 @@ _PRINTABLE_SET = frozenset(PRINTABLE)
 
 
 class TextSpace(Text):
-    """`Text` over printable ASCII whose `AsyncVectorEnv` shared memory works (see module doc)."""
+    """`Text` over printable ASCII (or a subset, `charset`) whose `AsyncVectorEnv` shared memory works
+    (see module doc)."""
 
-    def __init__(self, max_length: int, *, min_length: int = 0, seed: Any = None) -> None:
-        super().__init__(max_length, min_length=min_length, charset=PRINTABLE, seed=seed)
+    def __init__(self, max_length: int, *, min_length: int = 0, charset: str = PRINTABLE,
+                 seed: Any = None) -> None:
+        super().__init__(max_length, min_length=min_length, charset=charset, seed=seed)
         # byte value -> index in the charset; bytes outside the charset map to the padding index.
         self._byte_to_index = np.full(256, len(self.character_list), dtype=np.int32)
         for index, char in enumerate(self.character_list):

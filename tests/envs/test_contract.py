@@ -1,6 +1,8 @@
 """The environment contract, checked on every registered id of every family (MiniGrid style).
 
-The fast suite runs one quick id per family; `pytest -m slow` runs every id.
+The fast suite runs one quick id per family; `pytest -m slow` runs every id. Jericho ids play story
+files: `Jericho/custom-v0` a game made by TextWorld's generator, the named games the user's own
+files (in `$TEXTGYM_JERICHO_GAMES`), and they are skipped without them (not redistributable).
 """
 
 from __future__ import annotations
@@ -13,15 +15,29 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 
 import textgym
-from tests.helpers import children, wait_until_dead
+from tests.helpers import children, textworld_story, wait_until_dead
+from textgym.envs.jericho import JerichoGameNotFoundError, find_story_file
 
 INFO_KEYS = {"task", "score", "max_score", "moves", "won", "lost", "variation"}
 GOLD_STEPS = 500  # episode limit of the shared envs: some gold paths are longer than the default 100
-FAST_IDS = {"ScienceWorld/find-non-living-thing-v0"}
+FAST_IDS = {"ScienceWorld/find-non-living-thing-v0", "Jericho/custom-v0"}
 for _family in ("TextWorldExpress", "TextWorld"):
     FAST_IDS.update(textgym.registered_ids(_family)[:1])
 ALL_IDS = textgym.registered_ids()
 PARAMS = [pytest.param(env_id, marks=() if env_id in FAST_IDS else pytest.mark.slow) for env_id in ALL_IDS]
+
+
+def make_kwargs(env_id: str) -> dict:
+    """What an id needs besides its registration: Jericho ids need a story file."""
+    if env_id == "Jericho/custom-v0":
+        return {"game_file": str(textworld_story("coin_collector", seed=1))}
+    if env_id.startswith("Jericho/"):
+        game = env_id.removeprefix("Jericho/").removesuffix("-v0")
+        try:
+            find_story_file(game)
+        except JerichoGameNotFoundError:
+            pytest.skip(f"{game}'s story file is not redistributable; set TEXTGYM_JERICHO_GAMES to run it")
+    return {}
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +47,8 @@ def envs():
 
     def get(env_id: str) -> gym.Env:
         if env_id not in made:
-            made[env_id] = gym.make(env_id, admissible_commands=True, max_episode_steps=GOLD_STEPS)
+            made[env_id] = gym.make(env_id, admissible_commands=True, max_episode_steps=GOLD_STEPS,
+                                    **make_kwargs(env_id))
         return made[env_id]
 
     yield get
@@ -55,7 +72,7 @@ def rollout(env: gym.Env, seed: int, steps: int = 6) -> list:
 
 @pytest.mark.parametrize("env_id", PARAMS)
 def test_check_env_passes(env_id: str) -> None:
-    env = gym.make(env_id, disable_env_checker=True)
+    env = gym.make(env_id, disable_env_checker=True, **make_kwargs(env_id))
     try:
         check_env(env.unwrapped)
     finally:
@@ -84,7 +101,7 @@ def test_same_seed_same_trajectory(envs, env_id: str) -> None:
     env = envs(env_id)
     first = rollout(env, seed=3)
     assert rollout(env, seed=3) == first  # same JVM
-    other = gym.make(env_id, admissible_commands=True)
+    other = gym.make(env_id, admissible_commands=True, **make_kwargs(env_id))
     try:
         assert rollout(other, seed=3) == first  # a fresh JVM
     finally:
@@ -108,7 +125,7 @@ def test_bad_input_is_a_clear_error(envs, env_id: str) -> None:
     with pytest.raises(ValueError, match="Unknown reset options"):
         env.reset(options={"varation": 0})
     with pytest.raises(ValueError, match="Unknown split"):
-        gym.make(env_id, split="validation")
+        gym.make(env_id, split="validation", **make_kwargs(env_id))
     env.reset(seed=0)
     obs, *_ = env.step("xyzzy plugh")  # an unknown command is the simulator's business, not an error
     assert isinstance(obs, str)
@@ -116,10 +133,11 @@ def test_bad_input_is_a_clear_error(envs, env_id: str) -> None:
 
 @pytest.mark.parametrize("env_id", sorted(FAST_IDS))
 def test_async_vector_env_returns_real_observations(env_id: str) -> None:
-    single = gym.make(env_id)
+    single = gym.make(env_id, **make_kwargs(env_id))
     expected = [single.reset(seed=5 + i)[0] for i in range(2)]
     single.close()
-    vector = gym.make_vec(env_id, num_envs=2, vectorization_mode="async")  # Gymnasium's default shared memory
+    vector = gym.make_vec(env_id, num_envs=2, vectorization_mode="async",  # Gymnasium's default shared memory
+                          **make_kwargs(env_id))
     try:
         observations, infos = vector.reset(seed=5)
         assert list(observations) == expected
@@ -133,8 +151,9 @@ def test_async_vector_env_returns_real_observations(env_id: str) -> None:
 
 @pytest.mark.parametrize("env_id", sorted(FAST_IDS))
 def test_close_leaves_no_process_and_is_idempotent(env_id: str) -> None:
+    kwargs = make_kwargs(env_id)
     before = children()
-    env = gym.make(env_id)
+    env = gym.make(env_id, **kwargs)
     env.reset(seed=0)
     env.step("look around")
     started = children() - before

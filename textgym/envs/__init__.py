@@ -8,18 +8,19 @@ from __future__ import annotations
 
 import gymnasium as gym
 
-from textgym.envs import scienceworld, textworld_express, textworld_games
+from textgym.envs import jericho, scienceworld, textworld_express, textworld_games
 from textgym.envs.base import SPLITS, Subgoal, TextEnv, Transition
+from textgym.envs.jericho import JerichoEnv, JerichoGameNotFoundError
 from textgym.envs.jvm import JavaNotFoundError, SimulatorCrashedError
 from textgym.envs.scienceworld import ScienceWorldEnv
 from textgym.envs.textworld import TextWorldEnv
 from textgym.envs.textworld_express import TextWorldExpressEnv
 
-__all__ = ["FAMILIES", "SPLITS", "JavaNotFoundError", "ScienceWorldEnv", "SimulatorCrashedError", "Subgoal",
-           "TextEnv", "TextWorldEnv", "TextWorldExpressEnv", "Transition", "register_textgym_envs",
-           "registered_ids"]
+__all__ = ["FAMILIES", "SPLITS", "JavaNotFoundError", "JerichoEnv", "JerichoGameNotFoundError",
+           "ScienceWorldEnv", "SimulatorCrashedError", "Subgoal", "TextEnv", "TextWorldEnv",
+           "TextWorldExpressEnv", "Transition", "register_textgym_envs", "registered_ids"]
 
-FAMILIES = ("ScienceWorld", "TextWorldExpress", "TextWorld")
+FAMILIES = ("ScienceWorld", "TextWorldExpress", "TextWorld", "Jericho")
 """The env families, in registration order (each id is `<Family>/<task>-v0`)."""
 
 DEFAULT_MAX_EPISODE_STEPS = 100
@@ -49,6 +50,11 @@ def register_textgym_envs() -> None:
     # ---------------------------------------------------------------------------------------
     for challenge in textworld_games.CHALLENGES:
         _register(f"TextWorld/{challenge}-v0", "textgym.envs.textworld:TextWorldEnv", challenge=challenge)
+
+    # Jericho: the games Jericho has bindings for (story files from the user), and any story file.
+    # ---------------------------------------------------------------------------------------
+    for game in (*jericho.GAMES, jericho.CUSTOM):
+        _register(f"Jericho/{game}-v0", "textgym.envs.jericho:JerichoEnv", game=game)
 
 
 def registered_ids(family: str | None = None) -> list[str]:
