@@ -18,17 +18,18 @@ def specs(env_id: str, variations: list[int], max_steps: int = 20) -> list[Episo
 
 
 def test_protocols_name_their_episodes() -> None:
-    quick = protocol_episodes(PROTOCOLS["quick"])
+    quick = protocol_episodes(PROTOCOLS["smoke"])
     assert len(quick) == 8 and {e.variation for e in quick if e.env_id == SHORT} == {93, 94}
+    assert len(protocol_episodes(PROTOCOLS["quick"])) == 39  # 10 test variations a task, 9 on one
     easy_test = {"split": "test", "simplification": "easy"}
     assert all(e.make_kwargs == easy_test and e.max_steps == 100 for e in quick)
-    assert protocol_episodes(PROTOCOLS["quick"]) == quick  # the seeds are a function of the episode
+    assert protocol_episodes(PROTOCOLS["smoke"]) == quick  # the seeds are a function of the episode
     assert len(protocol_episodes(PROTOCOLS["paper"], [BOIL])) == 9  # boil has 9 test variations
     assert len(protocol_episodes(PROTOCOLS["swiftsage"], [BOIL])) == 3
     with pytest.raises(ValueError, match="Unknown protocol 'papr'"):
         get_protocol("papr")
-    with pytest.raises(ValueError, match="not in protocol 'quick'"):
-        protocol_episodes(PROTOCOLS["quick"], [BOIL])
+    with pytest.raises(ValueError, match="not in protocol 'smoke'"):
+        protocol_episodes(PROTOCOLS["smoke"], [BOIL])
 
 
 def test_oracle_wins_and_results_keep_the_episode_order() -> None:

@@ -65,6 +65,9 @@ class Protocol:
 
 _SCIENCEWORLD_ALL = tuple(f"ScienceWorld/{task}-v0" for task in TASKS)
 _EASY = {"ScienceWorld": {"simplification": "easy"}}
+_QUICK_TASKS = tuple(f"ScienceWorld/{task}-v0" for task in (
+    "find-living-thing", "find-non-living-thing", "chemistry-mix-paint-secondary-color",
+    "lifespan-longest-lived"))
 
 PROTOCOLS: dict[str, Protocol] = {
     protocol.name: protocol
@@ -82,12 +85,15 @@ PROTOCOLS: dict[str, Protocol] = {
             source="SwiftSage (Lin et al., 2023): the first three test variations of each task"),
         Protocol(
             name="quick",
+            description="4 short ScienceWorld tasks x first 10 test variations, easy, 100 steps",
+            env_ids=_QUICK_TASKS, variations_per_task=10, make_kwargs=_EASY,
+            source="textgym: the bench's default, sized so that each agent's overall 95% interval is about "
+                   "+-10 points (39 episodes: chemistry-mix-paint-secondary-color has 9 test variations)"),
+        Protocol(
+            name="smoke",
             description="4 short ScienceWorld tasks x first 2 test variations, easy, 100 steps",
-            env_ids=tuple(f"ScienceWorld/{task}-v0" for task in (
-                "find-living-thing", "find-non-living-thing", "chemistry-mix-paint-secondary-color",
-                "lifespan-longest-lived")),
-            variations_per_task=2, make_kwargs=_EASY,
-            source="textgym: minutes on a CPU, for the demo and CI"),
+            env_ids=_QUICK_TASKS, variations_per_task=2, make_kwargs=_EASY,
+            source="textgym: a minute-long check that everything runs; too few episodes to compare agents"),
         Protocol(
             name="short10",
             description="10 short ScienceWorld tasks x first 3 test variations, easy, 100 steps",
