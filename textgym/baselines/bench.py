@@ -34,12 +34,16 @@ class Baseline:
         reference: what `load_agent` takes, for agents that need no training.
         recipe: `module:function` that trains the default agent at small scale (see
             `textgym.baselines.recipes`) and returns the saved agent directory.
+        from_args: `module:function(args, out)` that builds the agent from the command line's
+            options (the LLM agent: --endpoint, --model, ...) and returns its reference; such an
+            agent runs only when named in --agents.
     """
 
     name: str
     description: str
     reference: str | None = None
     recipe: str | None = None
+    from_args: str | None = None
 
 
 RESULT_FILES = ("results.json", "episodes.csv", "table.md", "chart.png", "config.json")
@@ -56,13 +60,17 @@ BASELINES: dict[str, Baseline] = {b.name: b for b in (
     Baseline("ppo", "MaskablePPO over the admissible commands", recipe="textgym.baselines.recipes:ppo"),
     Baseline("cola", "CoLA: a latent-action policy over our own small language world model",
              recipe="textgym.baselines.recipes:cola"),
+    Baseline("llm", "a zero-shot chat LLM (--endpoint URL --model NAME, or a local --model)",
+             from_args="textgym.agents.llm.options:bench_agent"),
 )}
+DEFAULT_AGENTS = [name for name, baseline in BASELINES.items() if baseline.from_args is None]
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--protocol", default="quick", choices=list(PROTOCOLS), help="default: quick")
-    parser.add_argument("--agents", default=",".join(BASELINES),
-                        help=f"comma list of bundled baselines (default: all of {', '.join(BASELINES)})")
+    parser.add_argument("--agents", default=",".join(DEFAULT_AGENTS),
+                        help=f"comma list of bundled baselines: {', '.join(BASELINES)} "
+                             f"(default: {', '.join(DEFAULT_AGENTS)})")
     parser.add_argument("--agent", action="append", default=[], metavar="REF",
                         help="your agent: module:Class, path/to/file.py:Class or a saved agent directory "
                              "(repeatable); it runs on exactly the same episodes")
@@ -81,6 +89,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--train-scale", type=float, default=1.0,
                         help="multiply the default agents' training budgets (0.05: a smoke test; 4: "
                              "stronger baselines); a new scale trains new agents")
+    from textgym.agents.llm.options import add_llm_arguments
+
+    add_llm_arguments(parser)
 
 
 def chosen_baselines(names: str) -> list[Baseline]:
@@ -92,12 +103,15 @@ def chosen_baselines(names: str) -> list[Baseline]:
     return [BASELINES[name] for name in chosen]
 
 
-def agent_reference(baseline: Baseline, context: Any, log: Callable[[str], None]) -> tuple[str, dict]:
+def agent_reference(baseline: Baseline, context: Any, log: Callable[[str], None],
+                    args: argparse.Namespace | None = None, out: Path | None = None) -> tuple[str, dict]:
     """The agent to load for `baseline`, training the default one first if it is not cached yet."""
     if baseline.reference is not None:
         return baseline.reference, {}
     from textgym.agents import import_object
 
+    if baseline.from_args is not None:
+        return import_object(baseline.from_args)(args, out), {}
     recipe = import_object(baseline.recipe)
     directory, record = recipe(context, log)
     return str(directory), record
@@ -165,7 +179,8 @@ def run(args: argparse.Namespace) -> int:
     agents: dict[str, str] = {}
     training: dict[str, dict] = {}
     for baseline in baselines:
-        agents[baseline.name], training[baseline.name] = agent_reference(baseline, context, console.print)
+        agents[baseline.name], training[baseline.name] = agent_reference(baseline, context, console.print,
+                                                                         args, out)
     for reference in args.agent:
         agents[Path(reference).name if Path(reference).exists() else reference.rpartition(":")[2]] = reference
 

@@ -49,6 +49,8 @@ class EpisodeResult:
     steps: int
     seconds: float
     actions: list[str] = field(default_factory=list)
+    usage: dict[str, float] = field(default_factory=dict)
+    """What the episode cost the agent (`Agent.episode_usage`: an LLM agent's tokens, requests...)."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -192,6 +194,7 @@ def evaluate(policy: Any, episodes: Iterable[EpisodeSpec], num_envs: int = 1,
                     if terminated or truncated:
                         del active[slot]
                         results[index] = slots[slot].result()
+                        results[index].usage = agent.episode_usage(slot)
                         if on_result is not None:
                             on_result(results[index])
                         fill(slot)

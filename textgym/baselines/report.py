@@ -65,7 +65,24 @@ def table_rows(columns: Mapping[str, Sequence[EpisodeResult]],
             value = ref["overall"] if env_id == "overall" else ref["tasks"].get(task_id)
             cells.append("-" if value is None else f"{value:.1f}")
         rows.append([env_id.removesuffix("-v0"), *cells])
-    return header, rows
+    return header, rows + cost_rows(columns, len(references))
+
+
+def cost_rows(columns: Mapping[str, Sequence[EpisodeResult]], blanks: int = 0) -> list[list[str]]:
+    """When an agent reports tokens (an LLM agent): every agent's seconds per episode, tokens per
+    episode and score per 1k tokens (mean score over mean tokens per episode, x1000)."""
+    def mean(values: list[float]) -> float:
+        return sum(values) / len(values) if values else 0.0
+
+    tokens = {name: mean([r.usage.get("tokens_in", 0) + r.usage.get("tokens_out", 0) for r in rs])
+              for name, rs in columns.items()}
+    if not any(tokens.values()):
+        return []
+    scores = {name: summarize(rs)["overall"]["score"] if rs else 0.0 for name, rs in columns.items()}
+    rows = [["seconds / episode", *(f"{mean([r.seconds for r in rs]):.1f}" for rs in columns.values())],
+            ["tokens / episode", *(f"{t:.0f}" if t else "-" for t in tokens.values())],
+            ["score / 1k tokens", *(f"{1000 * scores[n] / t:.2f}" if t else "-" for n, t in tokens.items())]]
+    return [row + ["-"] * blanks for row in rows]
 
 
 def score_table(columns: Mapping[str, Sequence[EpisodeResult]], title: str = "",
@@ -74,8 +91,9 @@ def score_table(columns: Mapping[str, Sequence[EpisodeResult]], title: str = "",
     table = Table(title=title or None)
     for index, name in enumerate(header):
         table.add_column(name, justify="left" if index == 0 else "right")
-    for row in rows:
-        table.add_row(*row, end_section=len(rows) > 1 and row is rows[-2])
+    overall = next(i for i, row in enumerate(rows) if row[0] == "overall")
+    for index, row in enumerate(rows):  # lines above and below the overall row
+        table.add_row(*row, end_section=index in (overall - 1, overall) and index < len(rows) - 1)
     return table
 
 
@@ -93,16 +111,18 @@ def markdown_table(columns: Mapping[str, Sequence[EpisodeResult]],
 
 
 def write_episodes_csv(path: Path, columns: Mapping[str, Sequence[EpisodeResult]]) -> None:
-    """One row per agent and episode (the actions are in the JSON)."""
-    fields = [f for f in EpisodeResult.__dataclass_fields__ if f != "actions"]
+    """One row per agent and episode (the actions are in the JSON); an agent's usage counts
+    (`EpisodeResult.usage`: tokens, requests, retries...) are columns of their own."""
+    fields = [f for f in EpisodeResult.__dataclass_fields__ if f not in ("actions", "usage")]
+    usage = list(dict.fromkeys(key for results in columns.values() for r in results for key in r.usage))
     with path.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=["agent", *fields])
+        writer = csv.DictWriter(handle, fieldnames=["agent", *fields, *usage])
         writer.writeheader()
         for agent, results in columns.items():
             for result in results:
                 row = result.to_dict()
                 row.pop("actions")
-                writer.writerow({"agent": agent, **row})
+                writer.writerow({"agent": agent, **row, **row.pop("usage")})
 
 
 def write_results(out: str | Path, columns: Mapping[str, Sequence[EpisodeResult]],
