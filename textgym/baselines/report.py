@@ -122,7 +122,8 @@ def write_episodes_csv(path: Path, columns: Mapping[str, Sequence[EpisodeResult]
             for result in results:
                 row = result.to_dict()
                 row.pop("actions")
-                writer.writerow({"agent": agent, **row, **row.pop("usage")})
+                costs = row.pop("usage")
+                writer.writerow({"agent": agent, **row, **costs})
 
 
 def write_results(out: str | Path, columns: Mapping[str, Sequence[EpisodeResult]],
