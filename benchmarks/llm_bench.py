@@ -18,7 +18,8 @@ from textgym.cli import main
 
 def run(argv: list[str]) -> int:
     with LocalServer(smollm2_folder()) as server:
-        command = ["bench", "--agents", "random,llm,bc", "--endpoint", server.url, "--model", server.model, *argv]
+        command = ["bench", "--agents", "random,llm,bc", "--endpoint", server.url, "--model", server.model,
+                   "--request-timeout", "300", *argv]
         print("textgym " + " ".join(command), flush=True)
         return main(command)
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import csv
 import json
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -17,6 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from tests.helpers import pid_alive, wait_until_dead
 from textgym.agents.llm import LLMAgent
 from textgym.agents.llm.serve import LocalServer, free_port, smollm2_folder
 from textgym.baselines.evaluate import EpisodeSpec, evaluate
@@ -203,6 +206,20 @@ def test_bench_runs_llm_on_the_same_episodes_and_reports_tokens(tmp_path, capsys
     assert rows[1]["agent"] == "llm" and rows[1]["tokens_in"] == "1100" and rows[0]["tokens_in"] == ""
 
 
+def test_eval_cli_runs_the_llm_agent(tmp_path, capsys) -> None:
+    with FaultServer("Action: look around") as server:
+        code = main(["eval", "--agent", "llm", "--endpoint", server.url, "--model", SERVED, "--env",
+                     "ScienceWorld/lifespan-longest-lived-v0", "--variations", "1", "--out", str(tmp_path),
+                     "--ground", "none"])
+    assert code == 0 and "tokens / episode" in capsys.readouterr().out
+    episode = json.loads((tmp_path / "results.json").read_text())["episodes"]["llm"][0]
+    assert episode["usage"]["requests"] == 100 and set(episode["actions"]) == {"look around"}
+    with FaultServer("Action: look around") as server:
+        assert main(["eval", "--agent", "llm", "--endpoint", server.url, "--model", "gpt-7", "--env",
+                     "ScienceWorld/lifespan-longest-lived-v0", "--variations", "1"]) == 2
+    assert "does not serve the model 'gpt-7'" in capsys.readouterr().err
+
+
 # ------------------------------------------------------------------ a real transformers serve
 @pytest.fixture(scope="session")
 def smollm2_server() -> Iterator[LocalServer]:
@@ -215,7 +232,8 @@ def test_smollm2_server_end_to_end_and_greedy_episodes_repeat(smollm2_server) ->
     episodes = [COIN, EpisodeSpec("ScienceWorld/find-living-thing-v0", 225, 3, max_steps=3,
                                   make_kwargs={"split": "test", "simplification": "easy"})]
     runs = [evaluate(LLMAgent(endpoint=smollm2_server.url, model=smollm2_server.model, style=style,
-                              max_commands=8), episodes, num_envs=2) for style in ("act", "act", "react")]
+                              max_commands=8, timeout=300), episodes, num_envs=2)
+            for style in ("act", "act", "react")]
     assert [r.actions for r in runs[0]] == [r.actions for r in runs[1]]  # temperature 0
     assert [r.usage for r in runs[0]] == [r.usage for r in runs[1]]
     for result in runs[0] + runs[2]:
@@ -225,7 +243,7 @@ def test_smollm2_server_end_to_end_and_greedy_episodes_repeat(smollm2_server) ->
 
 @pytest.mark.slow
 def test_smollm2_server_wrong_model_name(smollm2_server) -> None:
-    agent = LLMAgent(endpoint=smollm2_server.url, model="no-such-model")
+    agent = LLMAgent(endpoint=smollm2_server.url, model="no-such-model", timeout=300)
     with pytest.raises(RuntimeError, match="does not serve the model 'no-such-model'"):
         agent.act("A room.", {"task": "t", "admissible_commands": ["look around"]})
 
@@ -237,3 +255,18 @@ def test_local_transformers_backend_batches_envs() -> None:
                                                   make_kwargs={"split": "test"})], num_envs=2)
     assert all(r.steps == 3 and r.usage["tokens_in"] > 0 for r in results)
     assert evaluate(agent, [COIN])[0].actions == results[0].actions  # greedy: batching changes nothing
+
+
+@pytest.mark.slow
+def test_a_killed_parent_leaves_no_server_behind(tmp_path) -> None:
+    script = ("from textgym.agents.llm.serve import LocalServer, smollm2_folder\n"
+              "server = LocalServer(smollm2_folder()); server.start()\n"
+              "print(server.process.pid, flush=True)\nimport time; time.sleep(600)\n")
+    parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        server = int(parent.stdout.readline())
+        assert pid_alive(server)
+    finally:
+        parent.kill()
+        parent.wait()
+    assert wait_until_dead(server, timeout=30)

@@ -5,7 +5,8 @@ ships as GGUF), for trying the LLM agent, the tests and the bench without any ho
 `architectures`), so `smollm2_folder` dequantises it once into a plain `save_pretrained` folder
 (cached under `textgym.cache.cache_dir()/smollm2-135m-instruct`), and `LocalServer` runs
 `transformers serve` on that folder at 127.0.0.1, waits for `/health`, and stops the whole
-process group on exit:
+process group on exit (on Linux the kernel also stops the server when the Python process that
+started it dies, even by SIGKILL, so a killed test run leaves no server behind):
 
     with LocalServer(smollm2_folder()) as server:
         agent = LLMAgent(endpoint=server.url, model=server.model)
@@ -16,7 +17,9 @@ process group on exit:
 from __future__ import annotations
 
 import argparse
+import atexit
 import contextlib
+import ctypes
 import os
 import shutil
 import signal
@@ -29,6 +32,7 @@ import urllib.request
 from pathlib import Path
 
 from textgym.cache import cache_dir
+from textgym.validation import check_integer
 
 SMOLLM2_FOLDER = "smollm2-135m-instruct"
 
@@ -81,12 +85,18 @@ class LocalServer:
         folder: a `save_pretrained` model folder (served as the model named `str(folder)`).
         port: TCP port (default: a free one).
         startup_timeout: seconds to wait for `/health` before giving up with the server's log.
+        threads: the server's torch/OpenMP threads. 1 by default: on a CPU shared with other jobs,
+            more threads spin against each other (a 13-token reply took 20-35 s with the default
+            threads on this 2-core machine at load 7, against 2.9 s with one); raise it on an idle
+            many-core machine.
     """
 
-    def __init__(self, folder: str | Path, port: int | None = None, startup_timeout: float = 300.0) -> None:
+    def __init__(self, folder: str | Path, port: int | None = None, startup_timeout: float = 300.0,
+                 threads: int = 1) -> None:
         self.folder = Path(folder)
         self.port = port or free_port()
         self.startup_timeout = startup_timeout
+        self.threads = check_integer("threads", threads, low=1)
         self.url = f"http://127.0.0.1:{self.port}/v1"
         self.model = str(self.folder)
         self.process: subprocess.Popen | None = None
@@ -104,9 +114,11 @@ class LocalServer:
         self.log = tempfile.NamedTemporaryFile(prefix="textgym-serve-", suffix=".log", delete=False)  # noqa: SIM115 - closed in stop()
         command = [sys.executable, "-m", "transformers.cli.transformers", "serve", "--host", "127.0.0.1",
                    "--port", str(self.port), "--device", "cpu", "--log-level", "warning", str(self.folder)]
-        env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+        env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
+               "OMP_NUM_THREADS": str(self.threads), "MKL_NUM_THREADS": str(self.threads)}
         self.process = subprocess.Popen(command, stdout=self.log, stderr=subprocess.STDOUT, env=env,
-                                        start_new_session=True)
+                                        start_new_session=True, preexec_fn=_die_with_parent)
+        atexit.register(self.stop)
         deadline = time.monotonic() + self.startup_timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -137,15 +149,23 @@ class LocalServer:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait()
         self.process = None
+        atexit.unregister(self.stop)
         self.log.close()
         Path(self.log.name).unlink(missing_ok=True)
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: SIGTERM when the parent dies (Linux `PR_SET_PDEATHSIG`)."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="Serve SmolLM2-135M-Instruct on 127.0.0.1.")
     parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (default: 1)")
     args = parser.parse_args()
-    with LocalServer(smollm2_folder(), port=args.port) as server:
+    with LocalServer(smollm2_folder(), port=args.port, threads=args.threads) as server:
         print(f"serving --endpoint {server.url} --model {server.model} (Ctrl-C stops)", flush=True)
         with contextlib.suppress(KeyboardInterrupt):
             signal.pause()
