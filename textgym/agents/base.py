@@ -63,6 +63,11 @@ class Agent(abc.ABC):
                   slots: Sequence[int] | None = None) -> list[str]:
         """One command for each listed slot (default: slots 0..len(observations)-1)."""
 
+    def episode_usage(self, slot: int) -> dict[str, float]:
+        """What the slot's episode so far cost, e.g. an LLM agent's tokens and requests (evaluation
+        records it with the episode's result; agents without such costs report nothing)."""
+        return {}
+
     def act(self, observation: str, info: dict[str, Any]) -> str:
         """One command for a single episode (slot 0)."""
         return self.act_batch([observation], [info], [0])[0]

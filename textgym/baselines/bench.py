@@ -35,12 +35,23 @@ class Baseline:
         reference: what `load_agent` takes, for agents that need no training.
         recipe: the function of `textgym.baselines.recipes` that trains the default agent at small
             scale and returns the saved agent directory and its training record.
+        from_args: a function `(args, out) -> reference` that builds the agent from the command
+            line's options (the LLM agent: --endpoint, --model, ...); such an agent runs only when
+            named in --agents.
     """
 
     name: str
     description: str
     reference: str | None = None
     recipe: Callable[[Any, Callable[[str], None]], tuple[Path, dict]] | None = None
+    from_args: Callable[[argparse.Namespace, Path], str] | None = None
+
+
+def llm_agent(args: argparse.Namespace, out: Path) -> str:
+    """The LLM agent of the command line's --endpoint/--model options (imported only when asked)."""
+    from textgym.agents.llm.options import bench_agent
+
+    return bench_agent(args, out)
 
 
 RESULT_FILES = ("results.json", "episodes.csv", "table.md", "chart.png", "config.json")
@@ -55,13 +66,17 @@ BASELINES: dict[str, Baseline] = {b.name: b for b in (
     Baseline("ppo", "MaskablePPO over the admissible commands", recipe=recipes.ppo),
     Baseline("cola", "CoLA: a latent-action policy over our own small language world model",
              recipe=recipes.cola),
+    Baseline("llm", "a zero-shot chat LLM (--endpoint URL --model NAME, or a local --model)",
+             from_args=llm_agent),
 )}
+DEFAULT_AGENTS = [name for name, baseline in BASELINES.items() if baseline.from_args is None]
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--protocol", default="quick", choices=list(PROTOCOLS), help="default: quick")
-    parser.add_argument("--agents", default=",".join(BASELINES),
-                        help=f"comma list of bundled baselines (default: all of {', '.join(BASELINES)})")
+    parser.add_argument("--agents", default=",".join(DEFAULT_AGENTS),
+                        help=f"comma list of bundled baselines: {', '.join(BASELINES)} "
+                             f"(default: {', '.join(DEFAULT_AGENTS)})")
     parser.add_argument("--agent", action="append", default=[], metavar="REF",
                         help="your agent: module:Class, path/to/file.py:Class or a saved agent directory "
                              "(repeatable); it runs on exactly the same episodes")
@@ -86,6 +101,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--train-scale", type=float, default=1.0,
                         help="multiply the default agents' training budgets (0.05: a smoke test; 4: "
                              "stronger baselines); a new scale trains new agents")
+    from textgym.agents.llm.options import add_llm_arguments
+
+    add_llm_arguments(parser)
 
 
 def chosen_baselines(names: str) -> list[Baseline]:
@@ -97,10 +115,13 @@ def chosen_baselines(names: str) -> list[Baseline]:
     return [BASELINES[name] for name in chosen]
 
 
-def agent_reference(baseline: Baseline, context: Any, log: Callable[[str], None]) -> tuple[str, dict]:
+def agent_reference(baseline: Baseline, context: Any, log: Callable[[str], None],
+                    args: argparse.Namespace | None = None, out: Path | None = None) -> tuple[str, dict]:
     """The agent to load for `baseline`, training the default one first if it is not cached yet."""
     if baseline.reference is not None:
         return baseline.reference, {}
+    if baseline.from_args is not None:
+        return baseline.from_args(args, out), {}
     directory, record = baseline.recipe(context, log)
     return str(directory), record
 
@@ -177,7 +198,7 @@ def run(args: argparse.Namespace) -> int:
             context = BenchContext(protocol=protocol, env_ids=env_ids, device=args.device,
                                    seed=args.seed if seed is None else seed, retrain=args.retrain,
                                    train_scale=args.train_scale)
-            reference, record = agent_reference(baseline, context, console.print)
+            reference, record = agent_reference(baseline, context, console.print, args, out)
             runs.append((baseline.name, seed, reference))
             if record:
                 training[baseline.name if len(seeds) == 1 else f"{baseline.name} (seed {seed})"] = record

@@ -14,7 +14,8 @@ from textgym.evaluation.protocols import PROTOCOLS, get_protocol
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--agent", required=True,
-                        help="random, oracle, a saved agent directory, or module:Class / file.py:Class")
+                        help="random, oracle, llm (see the LLM options), a saved agent directory, or "
+                             "module:Class / file.py:Class")
     parser.add_argument("--protocol", default="quick", choices=list(PROTOCOLS), help="default: quick")
     parser.add_argument("--env", action="append", default=None, metavar="ID",
                         help="only these env ids of the protocol (repeatable)")
@@ -23,6 +24,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
     parser.add_argument("--seed", type=int, default=0, help="base seed of the episodes")
     parser.add_argument("--out", default=None, help="write results.json and episodes.csv here")
+    from textgym.agents.llm.options import add_llm_arguments
+
+    add_llm_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -35,7 +39,13 @@ def run(args: argparse.Namespace) -> int:
     if args.num_envs < 1:
         raise ValueError("--num-envs must be at least 1.")
     protocol = get_protocol(args.protocol)
-    agent = load_agent(args.agent, device=args.device)
+    if args.agent == "llm":
+        from textgym.agents.llm import LLMAgent
+        from textgym.agents.llm.options import llm_config
+
+        agent = LLMAgent(**llm_config(args), device=args.device)
+    else:
+        agent = load_agent(args.agent, device=args.device)
     episodes = protocol_episodes(protocol, args.env, args.variations, base_seed=args.seed)
     name = getattr(agent, "name", type(agent).__name__)
     console = Console()

@@ -142,7 +142,24 @@ def table_rows(columns: Columns, references: Sequence[Reference] = ()) -> tuple[
             value = ref.overall if env_id == "overall" else ref.tasks.get(task_id)
             cells.append("-" if value is None else f"{value:.1f}")
         rows.append([labels.get(env_id, env_id), *cells])
-    return header, rows
+    return header, rows + cost_rows(columns, len(same))
+
+
+def cost_rows(columns: Mapping[str, Sequence[EpisodeResult]], blanks: int = 0) -> list[list[str]]:
+    """When an agent reports tokens (an LLM agent): every agent's seconds per episode, tokens per
+    episode and score per 1k tokens (mean score over mean tokens per episode, x1000)."""
+    def mean(values: list[float]) -> float:
+        return sum(values) / len(values) if values else 0.0
+
+    tokens = {name: mean([r.usage.get("tokens_in", 0) + r.usage.get("tokens_out", 0) for r in rs])
+              for name, rs in columns.items()}
+    if not any(tokens.values()):
+        return []
+    scores = {name: summarize(rs)["overall"]["score"] if rs else 0.0 for name, rs in columns.items()}
+    rows = [["seconds / episode", *(f"{mean([r.seconds for r in rs]):.1f}" for rs in columns.values())],
+            ["tokens / episode", *(f"{t:.0f}" if t else "-" for t in tokens.values())],
+            ["score / 1k tokens", *(f"{1000 * scores[n] / t:.2f}" if t else "-" for n, t in tokens.items())]]
+    return [row + ["-"] * blanks for row in rows]
 
 
 def other_protocol_rows(references: Sequence[Reference], env_ids: Sequence[str]) -> list[list[str]]:
@@ -153,13 +170,15 @@ def other_protocol_rows(references: Sequence[Reference], env_ids: Sequence[str])
 
 
 def _rich_table(header: Sequence[str], rows: Sequence[Sequence[str]], title: str = "",
-                rule_before_last: bool = False) -> Table:
+                rule_overall: bool = False) -> Table:
     table = Table(title=title or None, box=box.SIMPLE_HEAD, pad_edge=False, title_justify="left")
     for index, name in enumerate(header):
         # Long first-column names wrap instead of being cut, so no two rows read the same.
         table.add_column(name, justify="left" if index == 0 else "right", overflow="fold")
-    for index, row in enumerate(rows):
-        table.add_row(*row, end_section=rule_before_last and index == len(rows) - 2)
+    overall = next((i for i, row in enumerate(rows) if row[0] == "overall"), None) if rule_overall else None
+    for index, row in enumerate(rows):  # lines above and below the overall row
+        table.add_row(*row, end_section=overall is not None and index in (overall - 1, overall)
+                      and index < len(rows) - 1)
     return table
 
 
@@ -169,7 +188,7 @@ def print_tables(columns: Columns, title: str = "", console: Console | None = No
     return the statistics."""
     console = console or Console()
     header, rows = table_rows(columns, references)
-    console.print(_rich_table(header, rows, title, rule_before_last=True))
+    console.print(_rich_table(header, rows, title, rule_overall=True))
     stats = agent_statistics(columns, compare_to)
     header, rows = summary_rows(stats, digits=0)
     console.print(_rich_table(header, rows, "overall: mean over tasks, IQM, paired difference; 95% "
@@ -199,19 +218,22 @@ def markdown_report(columns: Columns, references: Sequence[Reference] = (),
     return text
 
 
-_CSV_FIELDS = [f.name for f in fields(EpisodeResult) if f.name != "actions"]
+_CSV_FIELDS = [f.name for f in fields(EpisodeResult) if f.name not in ("actions", "usage")]
 
 
 def write_episodes_csv(path: Path, columns: Columns) -> None:
-    """One row per agent and episode (the actions are in the JSON)."""
+    """One row per agent and episode (the actions are in the JSON); an agent's usage counts
+    (`EpisodeResult.usage`: tokens, requests, retries...) are columns of their own."""
+    usage = list(dict.fromkeys(key for results in columns.values() for r in results for key in r.usage))
     with path.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=["agent", *_CSV_FIELDS])
+        writer = csv.DictWriter(handle, fieldnames=["agent", *_CSV_FIELDS, *usage])
         writer.writeheader()
         for agent, results in columns.items():
             for result in results:
                 row = result.to_dict()
                 row.pop("actions")
-                writer.writerow({"agent": agent, **row})
+                costs = row.pop("usage")
+                writer.writerow({"agent": agent, **row, **costs})
 
 
 def read_episodes_csv(path: str | Path) -> dict[str, list[EpisodeResult]]:
@@ -228,7 +250,9 @@ def read_episodes_csv(path: str | Path) -> dict[str, list[EpisodeResult]]:
             raise ValueError(f"{path} is not a textgym episodes.csv: it has no {missing} column(s).")
         for row in reader:
             values = {name: parse.get(name, str)(row[name]) for name in _CSV_FIELDS if name in row}
-            columns[row["agent"]].append(EpisodeResult(**values))
+            usage = {key: float(value) for key, value in row.items()
+                     if key != "agent" and key not in _CSV_FIELDS and value not in ("", None)}
+            columns[row["agent"]].append(EpisodeResult(**values, usage=usage))
     return dict(columns)
 
 

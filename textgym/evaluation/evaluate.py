@@ -68,6 +68,8 @@ class EpisodeResult:
     actions: list[str] = field(default_factory=list)
     training_seed: int | None = None
     """The seed the agent was trained with, when a run compares several (`textgym bench --seeds`)."""
+    usage: dict[str, float] = field(default_factory=dict)
+    """What the episode cost the agent (`Agent.episode_usage`: an LLM agent's tokens, requests...)."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -118,6 +120,12 @@ class _CallableAgent:
     def act_batch(self, observations: Sequence[str], infos: Sequence[dict[str, Any]],
                   slots: Sequence[int] | None = None) -> list[str]:
         return [self.policy.act(o, i) for o, i in zip(observations, infos, strict=True)]
+
+
+def usage_of(agent: BatchedAgent, slot: int) -> dict[str, float]:
+    """What the slot's episode cost the agent (`Agent.episode_usage`; empty for agents without it)."""
+    episode_usage = getattr(agent, "episode_usage", None)
+    return dict(episode_usage(slot)) if callable(episode_usage) else {}
 
 
 def as_agent(policy: Any) -> tuple[BatchedAgent, bool]:
@@ -214,6 +222,7 @@ def evaluate(policy: Any, episodes: Iterable[EpisodeSpec], num_envs: int = 1,
                     if terminated or truncated:
                         del active[slot]
                         results[index] = slots[slot].result()
+                        results[index].usage = usage_of(agent, slot)
                         if on_result is not None:
                             on_result(results[index])
                         fill(slot)

@@ -1,4 +1,5 @@
 from textgym.wrappers.candidates import CandidateActions, select_candidates
+from textgym.wrappers.chat import ChatView
 from textgym.wrappers.encoding import (
     EncodeDict,
     EncodeObservation,
@@ -17,6 +18,7 @@ from textgym.wrappers.subgoals import (
 
 __all__ = [
     "CandidateActions",
+    "ChatView",
     "EncodeDict",
     "EncodeObservation",
     "LatentActions",
