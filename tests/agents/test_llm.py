@@ -22,8 +22,8 @@ import pytest
 from tests.helpers import pid_alive, wait_until_dead
 from textgym.agents.llm import LLMAgent
 from textgym.agents.llm.serve import LocalServer, free_port, smollm2_folder
-from textgym.evaluation.evaluate import EpisodeSpec, evaluate
 from textgym.cli import main
+from textgym.evaluation.evaluate import EpisodeSpec, evaluate
 
 COIN = EpisodeSpec("TextWorldExpress/coin-v0", 20000, 7, max_steps=3, make_kwargs={"split": "test"})
 SERVED = "served-model"
