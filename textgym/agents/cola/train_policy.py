@@ -30,6 +30,7 @@ from textgym.agents.cola.training import (
     check_positive,
     endless_batches,
     log_figures,
+    logging_step,
     seed_everything,
     summary_writer,
     warmup_cosine,
@@ -86,10 +87,12 @@ def run(args: argparse.Namespace) -> int:
         torch.nn.utils.clip_grad_norm_(model.policy.parameters(), 1.0)
         optimizer.step()
         schedule.step()
-        accuracy = (logits.argmax(-1) == labels[command]).float().mean().item()
-        bar.set_postfix(loss=f"{loss.item():.3f}", acc=f"{accuracy:.2f}")
-        writer.add_scalar("policy/bc_loss", loss.item(), step)
-        writer.add_scalar("policy/bc_accuracy", accuracy, step)
+        if logging_step(step, args.steps):
+            accuracy = (logits.argmax(-1) == labels[command]).float().mean()
+            loss_value, accuracy = torch.stack([loss.detach(), accuracy]).tolist()
+            bar.set_postfix(loss=f"{loss_value:.3f}", acc=f"{accuracy:.2f}")
+            writer.add_scalar("policy/bc_loss", loss_value, step)
+            writer.add_scalar("policy/bc_accuracy", accuracy, step)
         if (step + 1) % args.eval_every == 0 and step + 1 < args.steps:
             log_figures(writer, "held_out", measure(model, held_out, args.batch_size), step)
             agent.save(out)  # a checkpoint

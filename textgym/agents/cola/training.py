@@ -14,6 +14,14 @@ import torch
 
 from textgym.agents.cola.text import Encoded, batches
 
+LOG_EVERY = 20
+"""Optimizer steps between training-loss logs: reading a loss waits for the device, so not every step."""
+
+
+def logging_step(step: int, steps: int) -> bool:
+    """Whether to read and log this step's losses (every `LOG_EVERY` steps, and the last one)."""
+    return (step + 1) % LOG_EVERY == 0 or step + 1 == steps
+
 
 def add_common_arguments(parser: argparse.ArgumentParser, steps: int, lr: float) -> None:
     """--out, --steps, --lr, --batch-size, --device, --seed, --tensorboard, --quiet."""
