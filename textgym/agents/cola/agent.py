@@ -99,14 +99,14 @@ class CoLAAgent(SeededAgent):
                     .to(device) if self.sampling == "sample" else None)
         logps = torch.zeros((len(slots), cap), device=device)
 
-        def choose(logits: Tensor, tokens: Tensor, step: int) -> Tensor:
+        def choose(logits: Tensor, tokens: Tensor | None, step: int) -> Tensor:
             scaled = torch.log_softmax(logits.float() / self.temperature, dim=-1)
             latents = pick_latents(scaled, tokens, self.sampling, self.top_k,
                                    None if uniforms is None else uniforms[:, step])
             logps[:, step] = torch.log_softmax(logits.float(), dim=-1).gather(1, latents[:, None])[:, 0]
             return latents
 
-        generated = self.model.generate(prompts, choose)
+        generated = self.model.generate(prompts, choose, token_table=self.sampling == "token-marginal")
         commands = []
         for slot, prompt, out, logp in zip(slots, prompts, generated, logps.tolist(), strict=True):
             command = self.model.command_text(out.tokens)
@@ -131,15 +131,18 @@ class CoLAAgent(SeededAgent):
         return cls(CoLAModel.load(directory, device), device=device, **meta.get("config", {}))
 
 
-def pick_latents(log_probs: Tensor, tokens: Tensor, sampling: str, top_k: int = 0,
+def pick_latents(log_probs: Tensor, tokens: Tensor | None, sampling: str, top_k: int = 0,
                  uniforms: Tensor | None = None) -> Tensor:
-    """(B,) latents from (B, K) policy log-probs, `tokens[b, k]` being the token latent k gives.
+    """(B,) latents from (B, K) policy log-probs, `tokens[b, k]` being the token latent k gives
+    (needed by "token-marginal" only).
 
     "sample" inverts the CDF of the (top-k) distribution at `uniforms` (B,), on the device.
     """
     if sampling == "greedy":
         return log_probs.argmax(-1)
     if sampling == "token-marginal":
+        if tokens is None:
+            raise ValueError("Token-marginal decoding needs the token of every latent (token_table=True).")
         same = tokens[:, :, None] == tokens[:, None, :]                      # (B, K, K)
         mass = (same * log_probs.exp()[:, None, :]).sum(-1)                   # of each latent's token
         best = mass == mass.max(-1, keepdim=True).values

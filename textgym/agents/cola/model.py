@@ -200,9 +200,10 @@ class Decoding:
     policy: Tensor | None  # (B, K) the policy's logits there (None when the policy is not read)
 
 
-LatentChooser = Callable[[Tensor, Tensor, int], Tensor]
-"""`choose(policy_logits (B, K), tokens (B, K), step) -> latents (B,)`: how a caller picks latents
-while generating; `tokens[b, k]` is the token latent k would produce, `step` counts the command's
+LatentChooser = Callable[[Tensor, "Tensor | None", int], Tensor]
+"""`choose(policy_logits (B, K), tokens (B, K) or None, step) -> latents (B,)`: how a caller picks
+latents while generating; `tokens[b, k]` is the token latent k would produce (computed only when
+`generate` is asked for it: it costs K world-model rows per row), `step` counts the command's
 tokens so far. Every row is asked at every step, also rows whose command has ended (their
 choices are dropped), so a chooser must not let one row's draws depend on the others'."""
 
@@ -353,10 +354,10 @@ class CoLAModel(nn.Module):
 
     @torch.no_grad()
     def generate(self, prompts: Sequence[Sequence[int]], choose: LatentChooser,
-                 use_cache: bool = True) -> list[Generated]:
+                 use_cache: bool = True, token_table: bool = False) -> list[Generated]:
         """One command per prompt: at each token `choose` picks latents from the policy's logits
-        (knowing the token each latent gives) and the world model decodes greedily, until EOS or
-        `max_command_tokens`.
+        (knowing the token each latent gives when `token_table`) and the world model decodes
+        greedily, until EOS or `max_command_tokens`.
 
         `use_cache=False` re-reads every whole context for every token (the reference the cached
         path is tested against, and the "before" of `benchmarks/cola_decoding.py`).
@@ -376,9 +377,13 @@ class CoLAModel(nn.Module):
                 here, policy = states[rows, last], self.policy_logits(states)[rows, last]
             else:
                 here, policy = decoding.last, decoding.policy
-            table = self.latent_tokens(here, blank)
-            chosen = choose(policy, table, step)
-            token = table.gather(1, chosen[:, None])[:, 0]
+            if token_table:
+                table = self.latent_tokens(here, blank)
+                chosen = choose(policy, table, step)
+                token = table.gather(1, chosen[:, None])[:, 0]
+            else:
+                chosen = choose(policy, None, step)
+                token = self.next_tokens(here, chosen, blank)
             tokens[:, step], latents[:, step] = token, chosen
             lengths += ~done
             done = done | (token == self.eos_id)
