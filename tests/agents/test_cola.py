@@ -310,9 +310,9 @@ def test_agent_batches_like_single_episodes(agent: CoLAAgent, sampling: str) -> 
         agent.reset_env(slot, seed=slot)
     batched = agent.act_batch(observations, infos, [0, 1])
     single = []
-    for observation, info in zip(observations, infos, strict=True):
+    for seed, (observation, info) in enumerate(zip(observations, infos, strict=True)):
         agent.reset(num_envs=1)
-        agent.reset_env(0, seed=0)
+        agent.reset_env(0, seed=seed)   # the same episode seeds, alone in a batch of one
         single.append(agent.act(observation, info))
     assert batched == single
     assert all(command and set(command) <= set(PRINTABLE) for command in batched)
