@@ -29,6 +29,7 @@ from textgym.agents.cola import (
     new_trunk,
     train_rl,
 )
+from textgym.agents.cola.agent import pick_latents
 from textgym.agents.cola.text import encode_examples, load_examples
 from textgym.agents.cola.train_rl import train_cola_rl
 from textgym.agents.cola.train_world_model import train_cola_world_model
@@ -103,6 +104,41 @@ def test_shapes_and_untrained_world_model_is_the_trunk() -> None:
     torch.testing.assert_close(by_id, by_one_hot)
     # The merge blocks start at zero, so before training every latent gives the trunk's logits.
     torch.testing.assert_close(by_id, model.trunk_logits(states))
+
+
+def test_heads_compute_what_the_torch_encoder_layers_compute() -> None:
+    """The heads run their `nn.TransformerEncoderLayer`s themselves (to keep a KV cache): a
+    checkpoint means what it meant under torch's own forward."""
+    model = tiny_model()
+    with torch.no_grad():
+        for parameter in model.policy.parameters():
+            parameter.normal_(0, 0.3)
+    states = torch.randn(3, 7, 16)
+    head = model.policy
+    mask = torch.nn.Transformer.generate_square_subsequent_mask(7)
+    expected = head.out(head.blocks(head.project(states), mask=mask, is_causal=True))
+    torch.testing.assert_close(model.policy_logits(states), expected)
+
+
+def test_head_cache_and_padding_mask_give_the_full_forward() -> None:
+    model = tiny_model()
+    with torch.no_grad():
+        for parameter in model.policy.parameters():
+            parameter.normal_(0, 0.3)
+    states = torch.randn(2, 6, 16)
+    full = model.policy_logits(states)
+    # The first 4 positions at once, then one at a time, with 2 padding positions inside row 1.
+    padded = torch.cat([states[:, :4], torch.randn(2, 2, 16), states[:, 4:]], 1)
+    keep = torch.ones(2, 8, dtype=torch.bool)
+    keep[1, 4:6] = False
+    keep[0, 4:6] = False
+    logits, cache = model.policy(padded[:, :6], keep[:, :6])
+    steps = []
+    for position in (6, 7):
+        step, cache = model.policy(padded[:, position:position + 1], keep[:, :position + 1], cache)
+        steps.append(step)
+    torch.testing.assert_close(logits[:, :4], full[:, :4])
+    torch.testing.assert_close(torch.cat(steps, 1), full[:, 4:])
 
 
 def test_save_load_round_trip(tmp_path: Path) -> None:
@@ -211,7 +247,66 @@ def test_tiny_world_model_is_controllable_and_reconstructs(trained: dict[str, Pa
     assert saved["stage"] == "world-model" and 1.0 <= saved["controllability"] <= 8.0
 
 
-def test_agent_batches_like_single_episodes(agent: CoLAAgent) -> None:
+def prompts_of(model: CoLAModel, trained: dict[str, Path], count: int) -> list[list[int]]:
+    """Real prompts (gold states of the tiny data set), of different lengths."""
+    examples = load_examples(str(trained["data"]), model.config.prompt)
+    return [model.encode_prompt(e.prompt) for e in examples[::max(1, len(examples) // count)][:count]]
+
+
+@pytest.mark.parametrize("sampling", ["greedy", "sample", "token-marginal"])
+def test_cached_generation_is_the_uncached_one(agent: CoLAAgent, trained: dict[str, Path],
+                                               sampling: str) -> None:
+    model = agent.model
+    prompts = prompts_of(model, trained, 6)
+    assert len({len(p) for p in prompts}) > 1   # padding inside the batch is exercised
+    generator = torch.Generator().manual_seed(0)
+    uniforms = torch.rand(len(prompts), model.config.max_command_tokens, generator=generator)
+
+    def choose(logits: torch.Tensor, tokens: torch.Tensor, step: int) -> torch.Tensor:
+        return pick_latents(logits.log_softmax(-1), tokens, sampling, 0, uniforms[:, step])
+
+    table = sampling == "token-marginal"
+    cached = model.generate(prompts, choose, token_table=table)
+    assert cached == model.generate(prompts, choose, use_cache=False, token_table=table)
+    if not table:   # decoding only the chosen latent gives what the full K-latent table gives
+        assert cached == model.generate(prompts, choose, token_table=True)
+    assert any(len(g.tokens) < model.config.max_command_tokens for g in cached)  # some stop at EOS
+
+
+def test_latent_choice_rules() -> None:
+    """Latent 0 is the likeliest latent (0.4); latents 1 and 2 (0.3 each) give the same token."""
+    log_probs = torch.tensor([[0.4, 0.3, 0.3]]).log()
+    tokens = torch.tensor([[7, 9, 9]])
+    assert pick_latents(log_probs, tokens, "greedy").tolist() == [0]           # the paper's decoding
+    assert pick_latents(log_probs, tokens, "token-marginal").tolist() == [1]   # token 9 has 0.6
+    # Sampling inverts the CDF: evenly spread uniforms hit each latent as often as its probability.
+    grid = (torch.arange(1000) + 0.5) / 1000
+    drawn = pick_latents(log_probs.expand(1000, 3), tokens.expand(1000, 3), "sample", 0, grid)
+    assert torch.bincount(drawn, minlength=3).tolist() == [400, 300, 300]
+    top = pick_latents(log_probs.expand(1000, 3), tokens.expand(1000, 3), "sample", 1, grid)
+    assert set(top.tolist()) == {0}
+
+
+def test_greedy_agent_writes_the_best_latents_command(agent: CoLAAgent, trained: dict[str, Path]) -> None:
+    greedy = CoLAAgent(agent.model, record=True)
+    greedy.reset(num_envs=1)
+    greedy.reset_env(0, seed=0)
+    command = greedy.act("You move to the kitchen.", {"task": "Your task is to find a(n) living thing."})
+    decision = greedy.episodes[0][0]
+    model = greedy.model
+    blank = True
+    for step, (token, latent) in enumerate(zip(decision.tokens, decision.latents, strict=True)):
+        states, last = model.read([[*decision.prompt, *decision.tokens[:step]]])
+        here = states[0, last[0]]
+        assert latent == int(model.policy_logits(states)[0, last[0]].argmax())
+        assert token == int(model.next_tokens(here[None], torch.tensor([latent]), torch.tensor([blank]))[0])
+        blank = blank and bool(model.blank[token])
+    assert command == model.command_text(decision.tokens)
+
+
+@pytest.mark.parametrize("sampling", ["greedy", "sample"])
+def test_agent_batches_like_single_episodes(agent: CoLAAgent, sampling: str) -> None:
+    agent = CoLAAgent(agent.model, sampling=sampling)
     observations = ["This room is called the hallway. In it, you see: the agent, a picture.",
                     "You move to the greenhouse."]
     infos = [{"task": "Your task is to find a(n) living thing."}] * 2
@@ -220,9 +315,9 @@ def test_agent_batches_like_single_episodes(agent: CoLAAgent) -> None:
         agent.reset_env(slot, seed=slot)
     batched = agent.act_batch(observations, infos, [0, 1])
     single = []
-    for observation, info in zip(observations, infos, strict=True):
+    for seed, (observation, info) in enumerate(zip(observations, infos, strict=True)):
         agent.reset(num_envs=1)
-        agent.reset_env(0, seed=0)
+        agent.reset_env(0, seed=seed)   # the same episode seeds, alone in a batch of one
         single.append(agent.act(observation, info))
     assert batched == single
     assert all(command and set(command) <= set(PRINTABLE) for command in batched)
@@ -295,6 +390,44 @@ def test_rl_update_changes_only_the_policy(trained: dict[str, Path]) -> None:
     assert len(stats["kl"]) == 2 and stats["kl"][0] == pytest.approx(0.0, abs=1e-6)
     changed = {name for name, value in model.state_dict().items() if not torch.equal(value, before[name])}
     assert changed and all(name.startswith("policy.") for name in changed)
+
+
+def test_rl_acts_on_the_sampled_latents(trained: dict[str, Path]) -> None:
+    """PPO's ratio is pi(sampled latent) / pi_old(sampled latent), and its gradient flows through that
+    latent's log-probability only, not through the other latents that would give the same token."""
+    explorer = CoLAAgent(CoLAModel.load(trained["agent"]), sampling="sample", record=True)
+    model = explorer.model
+    explorer.reset(num_envs=2)
+    info = {"task": "Your task is to find a(n) living thing."}
+    for slot in (0, 1):
+        explorer.reset_env(slot, seed=10 + slot)
+    explorer.act_batch(["You move to the kitchen.", "You move to the greenhouse."], [info, info])
+    decisions = [explorer.episodes[10][0], explorer.episodes[11][0]]
+    reference = copy.deepcopy(model.policy).requires_grad_(False)
+    model.train()
+    new_logp, kl, _ = train_rl.policy_step_terms(explorer, reference, decisions)
+    recorded = torch.tensor([x for d in decisions for x in d.logps])
+    # At the first update the policy is the one that sampled: ratio 1, KL 0.
+    torch.testing.assert_close(torch.exp(new_logp.detach() - recorded), torch.ones_like(recorded),
+                               atol=1e-5, rtol=0)
+    assert float(kl.abs().max()) < 1e-6
+    # d/d(output bias) of sum log pi(a_n) is sum (onehot(a_n) - pi_n).
+    model.policy.zero_grad()
+    new_logp.sum().backward()
+    expected, shared = torch.zeros(model.codes), 0
+    for decision in decisions:
+        blank = True
+        for step, (token, latent) in enumerate(zip(decision.tokens, decision.latents, strict=True)):
+            states, last = model.read([[*decision.prompt, *decision.tokens[:step]]])
+            with torch.no_grad():
+                probs = model.policy_logits(states)[0, last[0]].softmax(-1)
+                table = model.latent_tokens(states[0, last[0]][None], torch.tensor([blank]))[0]
+            expected += torch.nn.functional.one_hot(torch.tensor(latent), model.codes) - probs
+            shared += int((table == token).sum()) > 1
+            blank = blank and bool(model.blank[token])
+    model.eval()
+    assert shared   # some step had other latents giving the sampled token: a token-level ratio differs
+    torch.testing.assert_close(model.policy.out.bias.grad, expected, atol=1e-5, rtol=1e-4)
 
 
 def test_rl_cli_runs_and_keeps_a_curve(trained: dict[str, Path], tmp_path: Path) -> None:

@@ -147,6 +147,7 @@ class LatentActions(gym.Wrapper[np.ndarray, Any, str, str], gym.utils.RecordCons
             raise ValueError(f"Unknown observation {observation!r}; choose one of {OBSERVATIONS}.")
         self.chunk = None if chunk is None else int(chunk)
         self.observation_kind = observation
+        self._blank_tokens = self.model.blank.cpu()  # a host copy: no device round trip per token
         codes = self.model.codes
         self.action_space = (spaces.Discrete(codes) if chunk is None
                              else spaces.MultiDiscrete([codes] * self.chunk))
@@ -200,21 +201,22 @@ class LatentActions(gym.Wrapper[np.ndarray, Any, str, str], gym.utils.RecordCons
         prompt = self.model.config.prompt.prompt(self._task, self._history, observation)
         self._prompt = self.model.encode_prompt(prompt)
         self._partial: list[int] = []
-        self._read()
+        self._blank = True   # the command has no printable text yet
+        self._decoding = self.model.begin([self._prompt], policy=False)  # KV cache of the context
 
     def _read(self) -> None:
-        self._context = [*self._prompt, *self._partial]
-        states, last = self.model.read([self._context])
-        self._state = states[0, last[0]]
+        self.model.extend(self._decoding, self._token)
 
     def _decode(self, latent: int) -> str:
         import torch
 
-        blank = bool(self.model.blank[self._partial].all())
-        token = self.model.next_tokens(self._state[None], torch.tensor([latent], device=self.model.device),
-                                       torch.tensor([blank], device=self.model.device))
-        self._partial.append(int(token))
-        return self.model.tokenizer.decode([int(token)])
+        device = self.model.device
+        self._token = self.model.next_tokens(self._decoding.last, torch.tensor([latent], device=device),
+                                             torch.tensor([self._blank], device=device))
+        token = int(self._token[0])   # the latent step's one wait on the device
+        self._partial.append(token)
+        self._blank = self._blank and bool(self._blank_tokens[token])
+        return self.model.tokenizer.decode([token])
 
     def _finished(self) -> bool:
         cap = self.model.config.max_command_tokens if self.chunk is None else self.chunk
@@ -222,9 +224,10 @@ class LatentActions(gym.Wrapper[np.ndarray, Any, str, str], gym.utils.RecordCons
 
     def _observe(self) -> np.ndarray:
         if self.observation_kind == "state":
-            return self._state.float().cpu().numpy()
+            return self._decoding.last[0].float().cpu().numpy()
+        context = [*self._prompt, *self._partial]
         ids = np.full(self.model.config.max_context, self.model.pad_id, dtype=np.int64)
-        ids[: len(self._context)] = self._context
+        ids[: len(context)] = context
         return ids
 
     def _annotate(self, info: dict[str, Any], *, token: str, done: bool,

@@ -31,10 +31,11 @@ def measure(model: CoLAModel, data: Encoded, batch_size: int = 32,
     was_training = model.training
     model.eval()
     codes = model.codes
-    counts = torch.zeros(codes, dtype=torch.long)
-    totals: dict[str, float] = {key: 0.0 for key in (
-        "tokens", "idm_correct", "trunk_correct", "command_tokens", "policy_correct", "trunk_command_correct",
-        "bc_agree")}
+    # Sums stay on the device until the end; the states sampled for controllability go to the host.
+    counts = torch.zeros(codes, dtype=torch.long, device=model.device)
+    keys = ("tokens", "idm_correct", "trunk_correct", "command_tokens", "policy_correct",
+            "trunk_command_correct", "bc_agree")
+    sums = torch.zeros(len(keys), dtype=torch.long, device=model.device)
     contexts: list[torch.Tensor] = []
     command_contexts: list[torch.Tensor] = []
     for index in batches(data, batch_size):
@@ -50,16 +51,14 @@ def measure(model: CoLAModel, data: Encoded, batch_size: int = 32,
         trunk = model.trunk_logits(before).argmax(-1)
         chosen = model.policy_logits(states)[:, :-1].argmax(-1)
         steered = model.world_logits(before, chosen).argmax(-1)
-        totals["tokens"] += valid.sum().item()
-        totals["idm_correct"] += (world == targets)[valid].sum().item()
-        totals["trunk_correct"] += (trunk == targets)[valid].sum().item()
-        totals["command_tokens"] += command.sum().item()
-        totals["policy_correct"] += (steered == targets)[command].sum().item()
-        totals["trunk_command_correct"] += (trunk == targets)[command].sum().item()
-        totals["bc_agree"] += (chosen == labels)[command].sum().item()
-        counts += torch.bincount(labels[valid].cpu(), minlength=codes)
-        contexts.append(before[valid])
-        command_contexts.append(before[command])
+        sums += torch.stack([valid.sum(), (world == targets)[valid].sum(), (trunk == targets)[valid].sum(),
+                             command.sum(), (steered == targets)[command].sum(),
+                             (trunk == targets)[command].sum(), (chosen == labels)[command].sum()])
+        counts += torch.bincount(labels[valid], minlength=codes)
+        contexts.append(before[valid].cpu())
+        command_contexts.append(before[command].cpu())
+    totals = dict(zip(keys, sums.tolist(), strict=True))
+    counts = counts.cpu()
     frequencies = counts.double() / counts.sum()
     entropy = -(frequencies[frequencies > 0] * frequencies[frequencies > 0].log()).sum().item()
     generator = torch.Generator().manual_seed(0)
@@ -69,9 +68,10 @@ def measure(model: CoLAModel, data: Encoded, batch_size: int = 32,
         "trunk_accuracy": totals["trunk_correct"] / totals["tokens"],
         "code_perplexity": math.exp(entropy),
         "codes_used": float((counts > 0).sum().item()),
-        "controllability": distinct_tokens(model, _sample(torch.cat(contexts), some, generator)),
+        "controllability": distinct_tokens(model, _sample(torch.cat(contexts), some, generator)
+                                           .to(model.device)),
         "controllability_command": distinct_tokens(model, _sample(torch.cat(command_contexts), some,
-                                                                  generator)),
+                                                                  generator).to(model.device)),
         "policy_accuracy": totals["policy_correct"] / max(totals["command_tokens"], 1),
         "trunk_command_accuracy": totals["trunk_command_correct"] / max(totals["command_tokens"], 1),
         "bc_agreement": totals["bc_agree"] / max(totals["command_tokens"], 1),
@@ -84,7 +84,7 @@ def measure(model: CoLAModel, data: Encoded, batch_size: int = 32,
 def _sample(rows: torch.Tensor, count: int, generator: torch.Generator) -> torch.Tensor:
     if len(rows) <= count:
         return rows
-    return rows[torch.randperm(len(rows), generator=generator)[:count].to(rows.device)]
+    return rows[torch.randperm(len(rows), generator=generator)[:count]]
 
 
 @torch.no_grad()
@@ -93,5 +93,6 @@ def distinct_tokens(model: CoLAModel, states: torch.Tensor) -> float:
     if len(states) == 0:
         return 0.0
     tokens = torch.stack([model.world_logits(states, torch.full((len(states),), code, device=states.device))
-                          .argmax(-1) for code in range(model.codes)], dim=1)
-    return float(torch.tensor([len(set(row.tolist())) for row in tokens]).float().mean())
+                          .argmax(-1) for code in range(model.codes)], dim=1).sort(-1).values
+    distinct = 1 + (tokens[:, 1:] != tokens[:, :-1]).sum(-1)
+    return distinct.float().mean().item()

@@ -10,11 +10,14 @@
 - **Policy** `pi(a_t | x_1..x_t)`: the same kind of causal head, without the future token.
 
 Decoding is greedy given the latent, as in the paper: all the randomness of generation is in the
-choice of latents, which is what makes the `K` latents an action space for RL.
+choice of latents, which is what makes the `K` latents an action space for RL. Generation keeps
+KV caches for the trunk and the policy head (`CoLAModel.begin`, `extend`), as the paper's code
+does, and talks to the host once per generated token for the whole batch (to stop early).
 """
 
 from __future__ import annotations
 
+import inspect
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, fields
@@ -102,15 +105,16 @@ def pad(sequences: Sequence[Sequence[int]], pad_id: int, device: torch.device | 
     return ids.to(device), mask.to(device)
 
 
-def token_log_probs(latent_log_probs: Tensor, tokens: Tensor, produced: Tensor) -> Tensor:
-    """log P(token) under a latent policy: the probabilities of every latent that gives the produced
-    token summed. `latent_log_probs` and `tokens` are (N, K) (latent -> its token), `produced` (N,)."""
-    same = tokens == produced[:, None]
-    return torch.logsumexp(latent_log_probs.masked_fill(~same, float("-inf")), dim=-1)
+KeyValues = list[tuple[Tensor, Tensor]]
+"""Per block of a `CausalHead`, the keys and values of the positions read so far, (B, heads, T, d/heads)."""
 
 
 class CausalHead(nn.Module):
-    """Causal Transformer blocks over trunk states, then K logits per position (IDM and policy)."""
+    """Causal Transformer blocks over trunk states, then K logits per position (IDM and policy).
+
+    The blocks are `nn.TransformerEncoderLayer`s (pre-norm), run by `forward` itself so that it can
+    keep their keys and values for incremental decoding and skip padding inside a sequence.
+    """
 
     def __init__(self, trunk_width: int, width: int, layers: int, heads: int, codes: int) -> None:
         super().__init__()
@@ -123,10 +127,36 @@ class CausalHead(nn.Module):
                                             enable_nested_tensor=False)
         self.out = nn.Linear(width, codes)
 
-    def forward(self, states: Tensor) -> Tensor:
-        mask = nn.Transformer.generate_square_subsequent_mask(states.shape[1], device=states.device,
-                                                              dtype=states.dtype)
-        return self.out(self.blocks(self.project(states), mask=mask, is_causal=True))
+    def forward(self, states: Tensor, keep: Tensor | None = None,
+                past: KeyValues | None = None) -> tuple[Tensor, KeyValues]:
+        """Logits (B, S, K) for `states` (B, S, d) and the keys/values of every position read.
+
+        Args:
+            states: trunk states of the new positions.
+            keep: (B, T) which of all T positions (cached and new) may be attended to (None: all).
+            past: keys/values of the positions before these (None: the states start the sequence).
+        """
+        x = self.project(states)
+        batch, length, width = x.shape
+        start = 0 if past is None else past[0][0].shape[2]
+        mask = None
+        if keep is not None or past is not None:
+            causal = torch.ones(length, start + length, dtype=torch.bool, device=x.device).tril(start)
+            mask = causal if keep is None else causal & keep[:, None, None, :].bool()
+        cache: KeyValues = []
+        for index, layer in enumerate(self.blocks.layers):
+            attention = layer.self_attn
+            heads = attention.num_heads
+            query, key, value = (part.view(batch, length, heads, -1).transpose(1, 2) for part in
+                                 F.linear(layer.norm1(x), attention.in_proj_weight,
+                                          attention.in_proj_bias).chunk(3, dim=-1))
+            if past is not None:
+                key, value = torch.cat([past[index][0], key], 2), torch.cat([past[index][1], value], 2)
+            cache.append((key, value))
+            mixed = F.scaled_dot_product_attention(query, key, value, attn_mask=mask, is_causal=mask is None)
+            x = x + attention.out_proj(mixed.transpose(1, 2).reshape(batch, length, width))
+            x = x + layer.linear2(layer.activation(layer.linear1(layer.norm2(x))))
+        return self.out(self.blocks.norm(x)), cache
 
 
 class MergeBlock(nn.Module):
@@ -153,9 +183,29 @@ class Generated:
     latents: list[int] = field(default_factory=list)
 
 
-LatentChooser = Callable[[Tensor, Tensor, list[int]], Tensor]
-"""`choose(policy_logits (B, K), tokens (B, K), rows) -> latents (B,)`: how a caller picks latents
-while generating; `tokens[b, k]` is the token latent k would produce, `rows` index the prompts."""
+@dataclass
+class Decoding:
+    """A batch of contexts being extended token by token: the trunk's and the policy head's caches.
+
+    Contexts are right-padded when read, and new tokens go after the padding: `keep` masks the
+    padding out and `positions` carries each row's true position, so every row reads exactly
+    what it would read alone.
+    """
+
+    trunk_cache: Any
+    head_cache: KeyValues | None
+    keep: Tensor        # (B, T) bool: which cached positions are real tokens
+    positions: Tensor   # (B,) the position the next token takes
+    last: Tensor        # (B, d) the trunk state at each row's last token
+    policy: Tensor | None  # (B, K) the policy's logits there (None when the policy is not read)
+
+
+LatentChooser = Callable[[Tensor, "Tensor | None", int], Tensor]
+"""`choose(policy_logits (B, K), tokens (B, K) or None, step) -> latents (B,)`: how a caller picks
+latents while generating; `tokens[b, k]` is the token latent k would produce (computed only when
+`generate` is asked for it: it costs K world-model rows per row), `step` counts the command's
+tokens so far. Every row is asked at every step, also rows whose command has ended (their
+choices are dropped), so a chooser must not let one row's draws depend on the others'."""
 
 
 class CoLAModel(nn.Module):
@@ -230,11 +280,11 @@ class CoLAModel(nn.Module):
 
     def idm_logits(self, states: Tensor) -> Tensor:
         """(B, T-1, K): row t scores the latent of the step from token t to token t+1 (read at t+1)."""
-        return self.idm(states)[:, 1:]
+        return self.idm(states)[0][:, 1:]
 
     def policy_logits(self, states: Tensor) -> Tensor:
         """(B, T, K): row t scores the latent that will produce token t+1."""
-        return self.policy(states)
+        return self.policy(states)[0]
 
     def world_model_parameters(self) -> list[nn.Parameter]:
         """What stage 1 trains: codebook, merge layers and IDM."""
@@ -277,25 +327,73 @@ class CoLAModel(nn.Module):
         return to_printable(text, 512).strip()
 
     @torch.no_grad()
-    def generate(self, prompts: Sequence[Sequence[int]], choose: LatentChooser) -> list[Generated]:
+    def begin(self, contexts: Sequence[Sequence[int]], policy: bool = True) -> Decoding:
+        """Read the contexts once, keeping the caches that `extend` adds tokens to."""
+        ids, mask = self.pad(contexts)
+        out = self.trunk.base_model(input_ids=ids, attention_mask=mask, use_cache=True)
+        keep, last = mask.bool(), mask.sum(1) - 1
+        rows = torch.arange(len(contexts), device=self.device)
+        logits, head_cache = self.policy(out.last_hidden_state, keep) if policy else (None, None)
+        return Decoding(_cache_of(out), head_cache, keep, last + 1, out.last_hidden_state[rows, last],
+                        None if logits is None else logits[rows, last])
+
+    @torch.no_grad()
+    def extend(self, decoding: Decoding, tokens: Tensor) -> None:
+        """Append one token (B,) to every context of `decoding`, in place."""
+        decoding.keep = torch.cat([decoding.keep, torch.ones_like(decoding.keep[:, :1])], 1)
+        out = self.trunk.base_model(input_ids=tokens[:, None], attention_mask=decoding.keep.long(),
+                                    position_ids=decoding.positions[:, None], use_cache=True,
+                                    **{_cache_argument(self.trunk.base_model): decoding.trunk_cache})
+        decoding.trunk_cache = _cache_of(out)
+        decoding.positions = decoding.positions + 1
+        decoding.last = out.last_hidden_state[:, 0]
+        if decoding.head_cache is not None:
+            logits, decoding.head_cache = self.policy(out.last_hidden_state, decoding.keep,
+                                                      decoding.head_cache)
+            decoding.policy = logits[:, 0]
+
+    @torch.no_grad()
+    def generate(self, prompts: Sequence[Sequence[int]], choose: LatentChooser,
+                 use_cache: bool = True, token_table: bool = False) -> list[Generated]:
         """One command per prompt: at each token `choose` picks latents from the policy's logits
-        (knowing the token each latent gives) and the world model decodes greedily, until EOS or
-        `max_command_tokens`."""
-        out = [Generated() for _ in prompts]
-        active = list(range(len(prompts)))
-        while active:
-            states, last = self.read([[*prompts[i], *out[i].tokens] for i in active])
-            rows = torch.arange(len(active), device=self.device)
-            blank = torch.tensor([bool(self.blank[out[i].tokens].all()) for i in active], device=self.device)
-            table = self.latent_tokens(states[rows, last], blank)
-            latents = choose(self.policy_logits(states)[rows, last], table, active)
-            tokens = table.gather(1, latents[:, None])[:, 0]
-            for i, token, latent in zip(active, tokens.tolist(), latents.tolist(), strict=True):
-                out[i].tokens.append(token)
-                out[i].latents.append(latent)
-            cap = self.config.max_command_tokens
-            active = [i for i in active if out[i].tokens[-1] != self.eos_id and len(out[i].tokens) < cap]
-        return out
+        (knowing the token each latent gives when `token_table`) and the world model decodes
+        greedily, until EOS or `max_command_tokens`.
+
+        `use_cache=False` re-reads every whole context for every token (the reference the cached
+        path is tested against, and the "before" of `benchmarks/cola_decoding.py`).
+        """
+        batch, cap = len(prompts), self.config.max_command_tokens
+        tokens = torch.full((batch, cap), self.eos_id, dtype=torch.long, device=self.device)
+        latents = torch.zeros((batch, cap), dtype=torch.long, device=self.device)
+        lengths = torch.zeros(batch, dtype=torch.long, device=self.device)
+        done = torch.zeros(batch, dtype=torch.bool, device=self.device)
+        blank = torch.ones(batch, dtype=torch.bool, device=self.device)   # the command has no text yet
+        decoding = self.begin(prompts) if use_cache else None
+        for step in range(cap):
+            if decoding is None:
+                so_far = tokens[:, :step].tolist()
+                states, last = self.read([[*p, *row] for p, row in zip(prompts, so_far, strict=True)])
+                rows = torch.arange(batch, device=self.device)
+                here, policy = states[rows, last], self.policy_logits(states)[rows, last]
+            else:
+                here, policy = decoding.last, decoding.policy
+            if token_table:
+                table = self.latent_tokens(here, blank)
+                chosen = choose(policy, table, step)
+                token = table.gather(1, chosen[:, None])[:, 0]
+            else:
+                chosen = choose(policy, None, step)
+                token = self.next_tokens(here, chosen, blank)
+            tokens[:, step], latents[:, step] = token, chosen
+            lengths += ~done
+            done = done | (token == self.eos_id)
+            blank = blank & self.blank[token]
+            if step + 1 == cap or bool(done.all()):   # the one sync per token: may we stop?
+                break
+            if decoding is not None:
+                self.extend(decoding, token)
+        return [Generated(row[:n], chosen_row[:n]) for row, chosen_row, n in
+                zip(tokens.tolist(), latents.tolist(), lengths.tolist(), strict=True)]
 
     # ------------------------------------------------------------------ save / load
     def save(self, directory: str | Path) -> Path:
@@ -359,3 +457,13 @@ class CoLAModel(nn.Module):
                              f"unexpected {unexpected[:5]}.")
         model.stage = stage
         return model.to(device)
+
+
+def _cache_argument(model: nn.Module) -> str:
+    """The keyword a Hugging Face model takes its KV cache by: "cache" (transformers >= 5.2x) or
+    "past_key_values" (earlier)."""
+    return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+
+
+def _cache_of(output: Any) -> Any:
+    return output["cache"] if "cache" in output else output["past_key_values"]

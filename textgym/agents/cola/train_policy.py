@@ -26,7 +26,7 @@ from textgym.agents.cola.metrics import measure
 from textgym.agents.cola.model import CoLAModel
 from textgym.agents.cola.text import encode_examples, load_examples, split_episodes
 from textgym.agents.cola.train_world_model import format_figures
-from textgym.agents.cola.training import CoLAImitationConfig
+from textgym.agents.cola.training import CoLAImitationConfig, logging_step
 from textgym.agents.common.batching import endless_batches
 from textgym.agents.common.config import option
 from textgym.agents.common.logs import log_figures
@@ -93,10 +93,12 @@ def train_cola_policy(config: CoLAPolicyTrainConfig) -> TrainedAgent:
         torch.nn.utils.clip_grad_norm_(model.policy.parameters(), 1.0)
         optimizer.step()
         schedule.step()
-        accuracy = (logits.argmax(-1) == labels[command]).float().mean().item()
-        bar.set_postfix(loss=f"{loss.item():.3f}", acc=f"{accuracy:.2f}")
-        writer.add_scalar("policy/bc_loss", loss.item(), step)
-        writer.add_scalar("policy/bc_accuracy", accuracy, step)
+        if logging_step(step, config.steps):
+            accuracy = (logits.argmax(-1) == labels[command]).float().mean()
+            loss_value, accuracy = torch.stack([loss.detach(), accuracy]).tolist()
+            bar.set_postfix(loss=f"{loss_value:.3f}", acc=f"{accuracy:.2f}")
+            writer.add_scalar("policy/bc_loss", loss_value, step)
+            writer.add_scalar("policy/bc_accuracy", accuracy, step)
         if (step + 1) % config.eval_every == 0 and step + 1 < config.steps:
             log_figures(writer, "held_out", measure(model, held_out, config.batch_size), step)
             agent.save(out)  # a checkpoint

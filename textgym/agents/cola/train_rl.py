@@ -7,12 +7,21 @@ Each iteration draws a few training variations per env and plays each `--group` 
 *sampled* from the policy (the world model still decodes greedily, so every difference between
 the episodes of a group comes from the latents). An episode's reward is its protocol score
 (0-1); advantages are normalised within each group (GRPO: no value function), every latent of
-an episode gets its episode's advantage, and the policy takes PPO-clip steps on its latent
-log-probabilities plus `--kl` times the exact KL to the frozen BC policy. Only the policy
-changes: the trunk, world model and IDM stay as stage 1 left them. Every `--eval-every`
-iterations the greedy agent is scored on held-out variations; `curve.json` (a row per iteration:
-the sampled training scores, and the held-out ones when measured) and TensorBoard keep the
-learning curves, and the folder (rewritten at each evaluation) is a `CoLAAgent` like the BC one.
+an episode gets its episode's advantage, and the policy takes PPO-clip steps on the
+log-probabilities of the *sampled latents*, log pi(a_t | x_1..x_t), plus `--kl` times the KL to
+the frozen BC policy over the K latents. Only the policy changes: the trunk, world model and IDM
+stay as stage 1 left them. Every `--eval-every` iterations the greedy agent (latent argmax) is
+scored on held-out *dev* variations (never test: the score is there to compare and select);
+`curve.json` (a row per iteration: the sampled training scores, and the dev ones when measured)
+and TensorBoard keep the learning curves, and the folder (rewritten at each evaluation) is a
+`CoLAAgent` like the BC one.
+
+Where this departs from the paper's GRPO (`IntentionGrpoExperienceMaker`, see `cola.md`): the
+reward is an env episode's score, not one completion's, so a group is a set of episodes on one
+variation and all the latents of an episode share its advantage; the KL to the BC policy is the
+exact KL over the K latents at every step, added to the loss, where the paper subtracts a sampled
+estimate (log pi - log pi_BC of the drawn latent) from the reward; and the old log-probabilities
+are those recorded while sampling (temperature 1, all K latents), not a re-scoring pass.
 """
 
 from __future__ import annotations
@@ -31,7 +40,6 @@ import torch
 from tqdm import tqdm
 
 from textgym.agents.cola.agent import CoLAAgent, Decision
-from textgym.agents.cola.model import token_log_probs
 from textgym.agents.cola.training import CoLATrainConfig
 from textgym.agents.common.config import option
 from textgym.agents.common.record import TrainedAgent, finish
@@ -90,41 +98,36 @@ def group_advantages(rewards: dict[int, float], groups: dict[tuple[str, int], li
 
 def policy_step_terms(agent: CoLAAgent, reference: torch.nn.Module,
                       decisions: list[Decision]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(log-probs of the produced tokens, KL to the reference policy, entropy), one per latent step.
+    """(log-prob of the sampled latent, KL to the reference policy, entropy), one per latent step.
 
-    A step's action is the token its latent produced, so its likelihood sums the probabilities of all
-    latents that produce that token from that context: latents the world model maps to the same
-    token are the same action, and moving probability among them changes nothing the env sees
-    (and gets no policy gradient; the KL, over latents as in the paper, keeps them near BC).
+    The action is the latent, as in the paper: RL acts in the latent space, and the gradient flows
+    through log pi(sampled latent) only, even where other latents would have given the same token.
     """
     model = agent.model
     states, _ = model.read([[*d.prompt, *d.tokens] for d in decisions])
     logits = model.policy_logits(states)
     with torch.no_grad():
-        reference_logits = reference(states)
+        reference_logits = reference(states)[0]
     rows = torch.cat([torch.full((len(d.latents),), i) for i, d in enumerate(decisions)]).to(model.device)
     # latent j of a command was chosen at the position of the token before its j-th token
     positions = torch.cat([torch.arange(len(d.latents)) + len(d.prompt) - 1 for d in decisions])
     positions = positions.to(model.device)
-    produced = torch.tensor([t for d in decisions for t in d.tokens], device=model.device)
-    blank = torch.tensor([bool(model.blank[d.tokens[:j]].all())  # the command is still blank before token j
-                          for d in decisions for j in range(len(d.tokens))], device=model.device)
-    with torch.no_grad():
-        tokens = model.latent_tokens(states[rows, positions], blank)  # (N, K): what each latent gives
+    chosen = torch.tensor([latent for d in decisions for latent in d.latents], device=model.device)
     log_probs = torch.log_softmax(logits[rows, positions], dim=-1)
     reference_log_probs = torch.log_softmax(reference_logits[rows, positions], dim=-1)
     kl = (log_probs.exp() * (log_probs - reference_log_probs)).sum(-1)
     entropy = -(log_probs.exp() * log_probs).sum(-1)
-    return token_log_probs(log_probs, tokens, produced), kl, entropy
+    return log_probs.gather(1, chosen[:, None])[:, 0], kl, entropy
 
 
 def update_policy(agent: CoLAAgent, reference: torch.nn.Module, optimizer: torch.optim.Optimizer,
                   batch: list[tuple[Decision, float]], config: CoLARLTrainConfig,
                   rng: random.Random) -> dict[str, list[float]]:
-    """`config.epochs` passes of PPO-clip + KL minibatch steps over (command, advantage) pairs."""
+    """`config.epochs` passes of PPO-clip + KL minibatch steps over (command, advantage) pairs.
+    The statistics stay on the device until the update ends (one transfer, not one per step)."""
     model = agent.model
     model.train()
-    stats: dict[str, list[float]] = defaultdict(list)
+    stats: dict[str, list[torch.Tensor]] = defaultdict(list)
     for _ in range(config.epochs):
         rng.shuffle(batch)
         for start in range(0, len(batch), config.minibatch):
@@ -141,12 +144,12 @@ def update_policy(agent: CoLAAgent, reference: torch.nn.Module, optimizer: torch
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.policy.parameters(), 1.0)
             optimizer.step()
-            stats["policy_loss"].append(policy_loss.item())
-            stats["kl"].append(kl.mean().item())
-            stats["entropy"].append(entropy.mean().item())
-            stats["clip_fraction"].append(((ratio - 1).abs() > config.clip).float().mean().item())
+            for key, value in (("policy_loss", policy_loss), ("kl", kl.mean()), ("entropy", entropy.mean()),
+                               ("ratio", ratio.mean()),
+                               ("clip_fraction", ((ratio - 1).abs() > config.clip).float().mean())):
+                stats[key].append(value.detach())
     model.eval()
-    return stats
+    return {key: torch.stack(values).tolist() for key, values in stats.items()}
 
 
 def train_cola_rl(config: CoLARLTrainConfig) -> TrainedAgent:
@@ -209,7 +212,7 @@ def train_cola_rl(config: CoLARLTrainConfig) -> TrainedAgent:
         batch = [(d, advantages[seed]) for seed, decisions in explorer.episodes.items() for d in decisions
                  if advantages[seed] != 0.0]
 
-        # 2. PPO-clip on the latent log-probs, with the exact KL to the BC policy.
+        # 2. PPO-clip on the sampled latents' log-probs, with the exact KL to the BC policy.
         stats = update_policy(explorer, reference, optimizer, batch, config, random.Random(rng.random()))
 
         with_signal = sum(1 for seeds in groups.values() if len({rewards[s] for s in seeds}) > 1)
@@ -226,7 +229,8 @@ def train_cola_rl(config: CoLARLTrainConfig) -> TrainedAgent:
 
     writer.close()
     first, last = curve[0]["eval/overall"], curve[-1]["eval/overall"]
-    print(f"held-out score: {first:.1f} (BC start) -> {last:.1f} after {config.iterations} iterations")
+    print(f"dev score: {first:.1f} (BC start) -> {last:.1f} after {config.iterations} iterations; "
+          f"saved the agent to {out}")
     return finish(learner, out, out, config, steps=config.iterations, unit="iterations",
                   seconds=time.perf_counter() - started,
                   data={"envs": list(envs), "agent": config.agent, "protocol": config.protocol,

@@ -34,7 +34,7 @@ from tqdm import tqdm
 from textgym.agents.cola.metrics import measure
 from textgym.agents.cola.model import SAVED_TRUNK, CoLAConfig, CoLAModel, pad
 from textgym.agents.cola.text import Encoded, PromptFormat, encode_examples, load_examples, split_episodes
-from textgym.agents.cola.training import CoLAImitationConfig
+from textgym.agents.cola.training import CoLAImitationConfig, logging_step
 from textgym.agents.cola.trunks import DEFAULT, load_trunk, new_trunk
 from textgym.agents.common.batching import endless_batches
 from textgym.agents.common.config import option
@@ -103,8 +103,10 @@ def pretrain_trunk(trunk: torch.nn.Module, pad_id: int, data: Encoded, held_out:
         torch.nn.utils.clip_grad_norm_(trunk.parameters(), 1.0)
         optimizer.step()
         schedule.step()
-        bar.set_postfix(loss=f"{loss.item():.3f}")
-        writer.add_scalar("trunk/loss", loss.item(), step)
+        if logging_step(step, config.trunk_steps):
+            loss_value = loss.item()
+            bar.set_postfix(loss=f"{loss_value:.3f}")
+            writer.add_scalar("trunk/loss", loss_value, step)
         if (step + 1) % config.eval_every == 0 or step + 1 == config.trunk_steps:
             trunk.eval()
             with torch.no_grad():
@@ -184,13 +186,16 @@ def train_cola_world_model(config: CoLAWorldModelTrainConfig) -> TrainedAgent:
         torch.nn.utils.clip_grad_norm_(model.world_model_parameters(), 1.0)
         optimizer.step()
         schedule.step()
-        counts = torch.bincount(idm_logits.argmax(-1), minlength=model.codes).float()
-        used = counts[counts > 0] / counts.sum()
-        perplexity = torch.exp(-(used * used.log()).sum()).item()
-        bar.set_postfix(loss=f"{reconstruction.item():.3f}", codes=f"{perplexity:.1f}")
-        writer.add_scalar("world_model/reconstruction_loss", reconstruction.item(), step)
-        writer.add_scalar("world_model/idm_entropy", -negative_entropy.item(), step)
-        writer.add_scalar("world_model/batch_code_perplexity", perplexity, step)
+        if logging_step(step, config.steps):
+            counts = torch.bincount(idm_logits.detach().argmax(-1), minlength=model.codes).float()
+            used = counts[counts > 0] / counts.sum()
+            perplexity = torch.exp(-(used * used.log()).sum())
+            loss_value, entropy, perplexity = torch.stack(
+                [reconstruction.detach(), -negative_entropy.detach(), perplexity]).tolist()
+            bar.set_postfix(loss=f"{loss_value:.3f}", codes=f"{perplexity:.1f}")
+            writer.add_scalar("world_model/reconstruction_loss", loss_value, step)
+            writer.add_scalar("world_model/idm_entropy", entropy, step)
+            writer.add_scalar("world_model/batch_code_perplexity", perplexity, step)
         if (step + 1) % config.eval_every == 0 and step + 1 < config.steps:
             log_figures(writer, "held_out", measure(model, held_out, config.batch_size), step)
             model.save(out)  # a checkpoint: an interrupted run still leaves a usable model

@@ -9,6 +9,14 @@ from typing import Any
 from textgym.agents.common.config import option
 from textgym.agents.common.logs import summary_writer
 
+LOG_EVERY = 20
+"""Optimizer steps between training-loss logs: reading a loss waits for the device, so not every step."""
+
+
+def logging_step(step: int, steps: int) -> bool:
+    """Whether to read and log this step's losses (every `LOG_EVERY` steps, and the last one)."""
+    return (step + 1) % LOG_EVERY == 0 or step + 1 == steps
+
 
 @dataclass(kw_only=True)
 class CoLATrainConfig:
