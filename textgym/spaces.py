@@ -26,7 +26,10 @@ from gymnasium.spaces import Text
 from gymnasium.vector.utils import read_from_shared_memory, write_to_shared_memory
 
 PRINTABLE = string.printable
-"""Characters allowed in observations and actions: printable ASCII, including newline and tab."""
+"""Characters allowed in observations: printable ASCII, including newline and tab."""
+COMMAND_CHARSET = "".join(c for c in PRINTABLE if c == " " or c not in string.whitespace)
+"""Characters allowed in commands: printable ASCII without newline, tab or other control
+characters (a newline would send two commands in one step to a Z-machine or TextWorld game)."""
 
 # Characters that `unicodedata.normalize("NFKD")` leaves non-ASCII but have an obvious ASCII form.
 _ASCII_FALLBACKS = str.maketrans({"\u2014": "-", "\u2013": "-", "\u2018": "'", "\u2019": "'",
@@ -35,10 +38,12 @@ _PRINTABLE_SET = frozenset(PRINTABLE)
 
 
 class TextSpace(Text):
-    """`Text` over printable ASCII whose `AsyncVectorEnv` shared memory works (see module doc)."""
+    """`Text` over printable ASCII (`charset`) whose `AsyncVectorEnv` shared memory works (see
+    module doc)."""
 
-    def __init__(self, max_length: int, *, min_length: int = 0, seed: Any = None) -> None:
-        super().__init__(max_length, min_length=min_length, charset=PRINTABLE, seed=seed)
+    def __init__(self, max_length: int, *, min_length: int = 0, charset: str = PRINTABLE,
+                 seed: Any = None) -> None:
+        super().__init__(max_length, min_length=min_length, charset=charset, seed=seed)
         # byte value -> index in the charset; bytes outside the charset map to the padding index.
         self._byte_to_index = np.full(256, len(self.character_list), dtype=np.int32)
         for index, char in enumerate(self.character_list):

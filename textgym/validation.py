@@ -1,5 +1,6 @@
-"""One check for the integer settings of envs, wrappers and agents, so every bad value gets the
-same clear message (and `True`, which Python counts as 1, is refused)."""
+"""Shared checks, so every bad value gets the same clear message: integer settings of envs,
+wrappers and agents (`True`, which Python counts as 1, is refused), and the commands every env
+family accepts."""
 
 from __future__ import annotations
 
@@ -25,3 +26,30 @@ def check_integer(name: str, value: Any, low: int = 0, high: int | None = None) 
             expected = {0: "a non-negative integer", 1: "a positive integer"}.get(low, f"an integer >= {low}")
         raise ValueError(f"{name} must be {expected}, got {value!r}.")
     return int(value)
+
+
+def check_command(action: Any, charset: frozenset[str], max_length: int) -> str:
+    """`action` as a str if it is a non-empty command of at most `max_length` characters of
+    `charset`, else a `TypeError` or `ValueError` that says what is wrong.
+
+    >>> check_command("look around", frozenset("abcdefghijklmnopqrstuvwxyz "), 64)
+    'look around'
+    >>> check_command("look around\\nreset task", frozenset("abcdefghijklmnopqrstuvwxyz "), 64)
+    Traceback (most recent call last):
+    ...
+    ValueError: Action 'look around\\nreset task' contains a newline or other control character ['\\n']: send one command per step, on one line.
+    """
+    if not isinstance(action, str):  # np.str_ is a str
+        raise TypeError(f"Actions are text commands (str), got {type(action).__name__}: {action!r:.80}")
+    if not action:
+        raise ValueError("Empty action: send a command such as 'look around'.")
+    if len(action) > max_length:
+        raise ValueError(f"Action of {len(action)} characters; the action space allows at most {max_length}.")
+    if not charset.issuperset(action):
+        bad = sorted(set(action) - charset)
+        if any(not char.isprintable() for char in bad):
+            raise ValueError(f"Action {action!r:.80} contains a newline or other control character "
+                             f"{bad!r}: send one command per step, on one line.")
+        raise ValueError(f"Action {action!r:.80} has characters outside the action space "
+                         f"(printable ASCII): {bad!r}.")
+    return str(action)

@@ -121,7 +121,7 @@ class ScienceWorldEnv(JavaBacked, TextEnv):
     and test hold unseen substances, plants and animals. Registered as `ScienceWorld/<task>-v0`.
 
     ## Action Space
-    `TextSpace(max_length=512, min_length=1)`: any printable-ASCII command ("open door to
+    `TextSpace(max_length=512, min_length=1)`: any one-line printable-ASCII command ("open door to
     kitchen", "focus on water"). Commands the parser does not know give the observation "No
     known action matches that input." and no penalty. An ambiguous command ("focus on door")
     puts the parser in a modal state that expects a number ("0", "1", ...).
