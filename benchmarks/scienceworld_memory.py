@@ -44,7 +44,8 @@ def main() -> None:
             for heap, env in envs.items():
                 commands = infos[heap]["admissible_commands"]
                 started = time.perf_counter()
-                _, _, terminated, truncated, infos[heap] = env.step(commands[rngs[heap].integers(len(commands))])
+                action = commands[rngs[heap].integers(len(commands))]
+                _, _, terminated, truncated, infos[heap] = env.step(action)
                 if terminated or truncated:
                     infos[heap] = env.reset()[1]
                 seconds[heap] += time.perf_counter() - started
@@ -55,7 +56,8 @@ def main() -> None:
         for env in envs.values():
             env.close()
     print(f"{args.task}, train split, random admissible steps (episodes of at most 100 commands)")
-    print(f"{'heap cap':<10}" + "".join(f"{'RSS@' + str(s):>10}" for s, _ in rows) + f"{'peak MB':>9}{'steps/s':>9}")
+    header = "".join(f"{'RSS@' + str(step):>10}" for step, _ in rows)
+    print(f"{'heap cap':<10}{header}{'peak MB':>9}{'steps/s':>9}")
     for heap in heaps:
         print(f"{heap:<10}" + "".join(f"{r[heap]:>10.0f}" for _, r in rows)
               + f"{peak[heap]:>9.0f}{args.steps / seconds[heap]:>9.2f}")

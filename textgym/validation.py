@@ -35,9 +35,10 @@ def check_command(action: Any, charset: frozenset[str], max_length: int) -> str:
     >>> check_command("look around", frozenset("abcdefghijklmnopqrstuvwxyz "), 64)
     'look around'
     >>> check_command("look around\\nreset task", frozenset("abcdefghijklmnopqrstuvwxyz "), 64)
+    ... # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    ValueError: Action 'look around\\nreset task' contains a newline or other control character ['\\n']: send one command per step, on one line.
+    ValueError: Action 'look around\\nreset task' contains a newline or other control character ['\\n']: ...
     """
     if not isinstance(action, str):  # np.str_ is a str
         raise TypeError(f"Actions are text commands (str), got {type(action).__name__}: {action!r:.80}")
