@@ -117,6 +117,7 @@ class JavaSimulator:
         self._server: Any = None
         self._stderr: Any = None  # a temporary file: the JVM writes its stderr there directly
         self._finalizer: weakref.finalize | None = None
+        self._join: Any = None
 
     @contextlib.contextmanager
     def calls(self) -> Iterator[Any]:
@@ -138,7 +139,7 @@ class JavaSimulator:
     def joined(self, strings: Any, separator: str = "\n") -> str:
         """A Java collection of strings as one string, joined in the JVM: one round trip instead
         of one per element (py4j's `list(...)` of a 5k-command list takes seconds)."""
-        return self._gateway.jvm.java.lang.String.join(separator, strings)
+        return self._join(separator, strings)
 
     @property
     def pid(self) -> int | None:
@@ -170,6 +171,7 @@ class JavaSimulator:
         for part in self.entry_class.split("."):
             class_ = getattr(class_, part)
         self._server = class_()
+        self._join = self._gateway.jvm.java.lang.String.join  # looked up once: 2 round trips a call
 
     def close(self) -> None:
         """Stop the JVM. Safe to call any number of times."""
