@@ -159,7 +159,8 @@ class ScienceWorldEnv(JavaBacked, TextEnv):
     - `simplification`: "easy" (the papers' setting: teleport, open doors, self-watering pots,
       no electrical actions on non-electrical tasks), None for none, or a comma list of
       teleportAction, openDoors, openContainers, selfWateringFlowerPots, noElectricalAction.
-    - `jvm_heap`: the simulator JVM's maximum heap; `TEXTGYM_JAVA_OPTS` adds JVM flags.
+    - `jvm_heap`: the simulator JVM's maximum heap ("512m", "2g": `-Xmx` syntax, at least 64m;
+      checked before the JVM starts); `TEXTGYM_JAVA_OPTS` adds JVM flags.
 
     ## Version History
     - v0: scienceworld 1.2.3 (`textgym.envs.scienceworld.SCIENCEWORLD_VERSION`).
