@@ -1,125 +1,176 @@
-"""ScienceWorld speed: textgym's bridge against the stock `scienceworld.ScienceWorldEnv`, in one run.
+"""ScienceWorld speed: textgym against the stock `scienceworld.ScienceWorldEnv`, per task, in one run.
 
-Replays the gold paths of the first test variation of `--tasks` tasks (easy simplification)
-through (a) stock `ScienceWorldEnv.step`, (b) textgym without admissible commands and (c) textgym
-with admissible commands on every step, and prints steps/s and the ratios. Also measured in the
-same run: the cost of a new episode in a live env against the simulator's own load+reset, the
-JVM's resident memory, and async vector-env throughput with 2 workers against 1.
+For each task, replays the gold path of its first test variation through (a) stock
+`ScienceWorldEnv.step` (look, inventory, task text and the valid-command list on every step),
+(b) textgym without admissible commands and (c) textgym with `admissible_commands=True`, each in
+a fresh JVM. Replay 1 is *cold* (the first episode in a new JVM: class loading and JIT warm-up);
+replays 2.. are *warm*. The systems take turns replay by replay, so they share the machine's load
+alike. Prints per-task ms/step and the ratios stock/textgym (above 1 = textgym faster), then the
+minimum over tasks next to the aggregate (total stock time / total textgym time).
 
-    python benchmarks/scienceworld_step.py [--tasks 12] [--repeats 2]
+Each task's result is appended to `--results` (JSON lines; default in textgym's cache dir) as
+soon as it is measured, and tasks already there are skipped, so an interrupted run resumes;
+`--report` prints the table only.
+`--identity-hashes` adds (d) textgym + admissible with the JVM's default identity hash codes, which
+is what determinism (`-XX:hashCode=2`) costs.
+
+    python benchmarks/scienceworld_step.py [--tasks boil,melt | --tasks 6] [--replays 3]
+        [--simplification none] [--results FILE.jsonl] [--identity-hashes]
 """
 
 from __future__ import annotations
 
 import argparse
-import statistics
+import contextlib
+import json
+import math
+import os
 import time
+from collections.abc import Iterator
+from pathlib import Path
 
-import gymnasium as gym
 from scienceworld import ScienceWorldEnv as StockEnv
 from timing import winning_prefix
 
 import textgym
-from textgym.envs.jvm import DEFAULT_HEAP
+from textgym.cache import cache_dir
+from textgym.envs.jvm import JAVA_OPTS_VARIABLE
 from textgym.envs.scienceworld import TASKS, ScienceWorldEnv
 
-
-def rss_mb(pid: int) -> float:
-    with open(f"/proc/{pid}/status") as status:
-        kb = next(int(line.split()[1]) for line in status if line.startswith("VmRSS"))
-    return kb / 1024
+SYSTEMS = ("stock", "textgym", "admissible", "identity hashes")
 
 
-def replay(env: ScienceWorldEnv | StockEnv, task: str, variation: int,
-           actions: list[str]) -> tuple[float, float]:
-    """Seconds for a new episode and for stepping `actions` (the stock env loads then resets)."""
-    started = time.perf_counter()
+@contextlib.contextmanager
+def identity_hashes(on: bool) -> Iterator[None]:
+    """Start JVMs inside with HotSpot's default identity hash codes (a later flag wins)."""
+    previous = os.environ.get(JAVA_OPTS_VARIABLE)
+    if on:
+        os.environ[JAVA_OPTS_VARIABLE] = f"{previous or ''} -XX:hashCode=5"
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(JAVA_OPTS_VARIABLE, None)
+        else:
+            os.environ[JAVA_OPTS_VARIABLE] = previous
+
+
+def replay(env: ScienceWorldEnv | StockEnv, task: str, variation: int, simplification: str,
+           actions: list[str]) -> float:
+    """Seconds for stepping `actions` after a new episode (not counted)."""
     if isinstance(env, StockEnv):
-        env.load(task, variation, "easy")
+        env.load(task, variation, simplification)
         env.reset()
     else:
-        env.reset(options={"variation": variation})
-    stepping = time.perf_counter()
+        with identity_hashes(getattr(env, "identity_hashes", False)):
+            env.reset(options={"variation": variation})  # the first reset starts the JVM
+    started = time.perf_counter()
     for action in actions:
         env.step(action)
-    return stepping - started, time.perf_counter() - stepping
+    return time.perf_counter() - started
+
+
+def measure(task: str, replays: int, simplification: str, with_identity_hashes: bool) -> dict:
+    """ms/step of each system on `task`: the cold replay and the mean of the warm ones."""
+    probe = ScienceWorldEnv(task, split="test", simplification=simplification or None)
+    variation = probe.variations()[0]
+    actions = winning_prefix(probe, variation)
+    probe.close()
+    envs: dict[str, ScienceWorldEnv | StockEnv] = {
+        "stock": StockEnv(envStepLimit=10**6),
+        "textgym": ScienceWorldEnv(task, split="test", simplification=simplification or None),
+        "admissible": ScienceWorldEnv(task, split="test", simplification=simplification or None,
+                                      admissible_commands=True)}
+    if with_identity_hashes:
+        envs["identity hashes"] = ScienceWorldEnv(task, split="test", simplification=simplification or None,
+                                                  admissible_commands=True)
+        envs["identity hashes"].identity_hashes = True
+    seconds: dict[str, list[float]] = {name: [] for name in envs}
+    try:
+        for _ in range(1 + replays):
+            for name, env in envs.items():
+                seconds[name].append(replay(env, task, variation, simplification, actions))
+    finally:
+        for env in envs.values():
+            env.close()
+    per_step = {name: [1000 * s / len(actions) for s in values] for name, values in seconds.items()}
+    return {"task": task, "steps": len(actions), "simplification": simplification,
+            "cold_ms": {name: values[0] for name, values in per_step.items()},
+            "warm_ms": {name: sum(values[1:]) / len(values[1:]) for name, values in per_step.items()}}
+
+
+def report(rows: list[dict]) -> None:
+    systems = [s for s in SYSTEMS[1:] if all(s in row["cold_ms"] for row in rows)]
+    labels = {"textgym": "plain", "admissible": "+adm", "identity hashes": "+adm,idhash"}
+    head = "".join(f"{labels[s] + ' ' + phase:>18}" for s in systems for phase in ("cold", "warm"))
+    print(f"\nratio = stock ms/step / textgym ms/step (above 1: textgym faster)\n"
+          f"{'task':<50}{'steps':>6}{'stock ms cold':>14}{'warm':>7}{head}")
+    ratios: dict[tuple[str, str], list[float]] = {(s, p): [] for s in systems for p in ("cold", "warm")}
+    for row in rows:
+        cells = ""
+        for system in systems:
+            for phase in ("cold", "warm"):
+                ratio = row[f"{phase}_ms"]["stock"] / row[f"{phase}_ms"][system]
+                ratios[system, phase].append(ratio)
+                cells += f"{ratio:>17.2f}x"
+        print(f"{row['task']:<50}{row['steps']:>6}{row['cold_ms']['stock']:>14.0f}"
+              f"{row['warm_ms']['stock']:>7.0f}{cells}")
+    aggregate, minimum, geomean = "", "", ""
+    for system in systems:
+        for phase in ("cold", "warm"):
+            stock = sum(row[f"{phase}_ms"]["stock"] * row["steps"] for row in rows)
+            ours = sum(row[f"{phase}_ms"][system] * row["steps"] for row in rows)
+            values = ratios[system, phase]
+            aggregate += f"{stock / ours:>17.2f}x"
+            minimum += f"{min(values):>17.2f}x"
+            geomean += f"{math.exp(sum(map(math.log, values)) / len(values)):>17.2f}x"
+    width = 50 + 6 + 14 + 7
+    print(f"{f'aggregate over {len(rows)} tasks (total time)':<{width}}{aggregate}")
+    print(f"{'geometric mean of the per-task ratios':<{width}}{geomean}")
+    print(f"{'minimum over tasks':<{width}}{minimum}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--tasks", type=int, default=12, help="how many tasks (every n-th of the 30)")
-    parser.add_argument("--repeats", type=int, default=2, help="timed replays per task (after a warm-up)")
+    parser.add_argument("--tasks", default="30",
+                        help="a number (every n-th of the 30) or a comma list of names")
+    parser.add_argument("--replays", type=int, default=3, help="warm replays per task, after the cold one")
+    parser.add_argument("--simplification", default="none", help="'none' (stock's default) or 'easy'")
+    parser.add_argument("--results", type=Path,
+                        default=cache_dir() / "benchmarks" / "scienceworld_step.jsonl",
+                        help="JSON-lines file that results are appended to and resumed from")
+    parser.add_argument("--identity-hashes", action="store_true",
+                        help="also measure textgym + admissible without deterministic hash codes")
+    parser.add_argument("--report", action="store_true", help="only print the table of --results")
     args = parser.parse_args()
     names = list(TASKS)
-    tasks = names[:: max(1, len(names) // args.tasks)][: args.tasks]
+    if args.tasks.isdigit():
+        tasks = names[:: max(1, len(names) // int(args.tasks))][: int(args.tasks)]
+    else:
+        tasks = [textgym.envs.scienceworld.resolve_task(task) for task in args.tasks.split(",")]
+    simplification = "" if args.simplification == "none" else args.simplification
+    done = {}
+    args.results.parent.mkdir(parents=True, exist_ok=True)
+    if args.results.exists():
+        for line in args.results.read_text().splitlines():
+            row = json.loads(line)
+            if row["simplification"] == simplification:
+                done[row["task"]] = row
     print(f"textgym {textgym.__version__}, scienceworld {textgym.SCIENCEWORLD_VERSION}; {len(tasks)} tasks, "
-          f"first test variation, easy simplification, gold paths, {args.repeats} timed replays each")
-    systems = ("stock step", "textgym", "textgym + admissible")
-    steps = dict.fromkeys(systems, 0)
-    seconds = dict.fromkeys(systems, 0.0)
-    new_episode: dict[str, list[float]] = {"stock": [], "textgym": []}
-    rss: dict[str, float] = {}
-    stock = StockEnv(envStepLimit=10**6)
-    try:
-        for task in tasks:
-            envs = {"stock step": stock, "textgym": ScienceWorldEnv(task, split="test"),
-                    "textgym + admissible": ScienceWorldEnv(task, split="test", admissible_commands=True)}
-            variation = envs["textgym"].variations()[0]
-            actions = winning_prefix(envs["textgym"], variation)
-            for name, env in envs.items():
-                replay(env, task, variation, actions)  # warm-up: JIT, caches
-                for _ in range(args.repeats):
-                    reset_s, step_s = replay(env, task, variation, actions)
-                    steps[name] += len(actions)
-                    seconds[name] += step_s
-                    if name != "textgym + admissible":
-                        new_episode["stock" if env is stock else "textgym"].append(reset_s)
-            rss["textgym"] = max(rss.get("textgym", 0), rss_mb(envs["textgym + admissible"].pid))
-            envs["textgym"].close()
-            envs["textgym + admissible"].close()
-        rss["stock"] = rss_mb(stock._gateway.java_process.pid)
-    finally:
-        stock.close()
-
-    stock_rate = steps["stock step"] / seconds["stock step"]
-    print(f"\n{'':<24}{'steps':>8}{'steps/s':>10}{'ms/step':>9}{'vs stock':>10}")
-    for name in systems:
-        rate = steps[name] / seconds[name]
-        print(f"{name:<24}{steps[name]:>8}{rate:>10.1f}{1000 / rate:>9.2f}{rate / stock_rate:>9.1f}x")
-    stock_new, ours_new = statistics.median(new_episode["stock"]), statistics.median(new_episode["textgym"])
-    print(f"\nnew episode in a live env (median): simulator load+reset {stock_new * 1000:.0f} ms, "
-          f"textgym reset {ours_new * 1000:.0f} ms ({ours_new / stock_new:.2f}x)")
-    print(f"JVM resident memory after a task's replays: textgym {rss['textgym']:.0f} MB per env "
-          f"(heap cap {DEFAULT_HEAP}), stock {rss['stock']:.0f} MB after all tasks")
-    vector_throughput(tasks[0])
-
-
-def vector_throughput(task: str, rounds: int = 6, warmup: int = 4) -> None:
-    """Steps/s of an async vector env with 1 and 2 workers replaying the same gold path, timed after
-    `warmup` untimed replays (each worker's JVM is new, and its JIT compiler competes for the cores)."""
-    env = ScienceWorldEnv(task, split="test")
-    variation = env.variations()[0]
-    actions = winning_prefix(env, variation)
-    env.close()
-    rates = {}
-    for workers in (1, 2):
-        vector = gym.make_vec(f"ScienceWorld/{task}-v0", num_envs=workers, vectorization_mode="async",
-                              split="test", variation=variation)
-        try:
-            vector.reset(seed=0)
-            started, steps = time.perf_counter(), 0
-            for round_ in range(warmup + rounds):
-                if round_ == warmup:
-                    started, steps = time.perf_counter(), 0
-                for action in actions:
-                    vector.step((action,) * workers)
-                    steps += workers
-                vector.step(("look around",) * workers)  # the autoreset step after termination
-            rates[workers] = steps / (time.perf_counter() - started)
-        finally:
-            vector.close()
-    print(f"async vector env ({task}): 1 worker {rates[1]:.1f} steps/s, 2 workers {rates[2]:.1f} steps/s "
-          f"({rates[2] / rates[1]:.2f}x)")
+          f"first test variation, simplification {args.simplification}, gold paths; 1 cold + "
+          f"{args.replays} warm replays; {os.cpu_count()} CPUs; results in {args.results}")
+    for task in tasks:
+        if args.report or task in done:
+            continue
+        row = measure(task, args.replays, simplification, args.identity_hashes)
+        done[task] = row
+        with args.results.open("a") as handle:
+            handle.write(json.dumps(row) + "\n")
+        print(f"  {task}: {row['steps']} steps, stock {row['warm_ms']['stock']:.0f} ms/step warm, "
+              f"textgym + admissible {row['warm_ms']['admissible']:.0f}", flush=True)
+    rows = [done[task] for task in tasks if task in done]
+    if rows:
+        report(rows)
 
 
 if __name__ == "__main__":

@@ -75,8 +75,11 @@ def run(args: argparse.Namespace) -> int:
     import textgym  # noqa: F401 - registers the ids
 
     console = Console(highlight=False)
-    env = gym.make(args.env_id, split=args.split, variation=args.variation, admissible_commands=False,
-                   **parse_kwargs(args.kwarg))
+    try:
+        env = gym.make(args.env_id, split=args.split, variation=args.variation, admissible_commands=False,
+                       **parse_kwargs(args.kwarg))
+    except gym.error.Error as error:  # an unknown id: the CLI prints gym.make's "did you mean" line
+        raise ValueError(str(error)) from None
     game = env.unwrapped
     seed = args.seed
 

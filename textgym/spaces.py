@@ -26,7 +26,10 @@ from gymnasium.spaces import Text
 from gymnasium.vector.utils import read_from_shared_memory, write_to_shared_memory
 
 PRINTABLE = string.printable
-"""Characters allowed in observations and actions: printable ASCII, including newline and tab."""
+"""Characters allowed in observations: printable ASCII, including newline and tab."""
+COMMAND_CHARSET = "".join(c for c in PRINTABLE if c == " " or c not in string.whitespace)
+"""Characters allowed in commands: printable ASCII without newline, tab or other control
+characters (a newline would send two commands in one step to a Z-machine or TextWorld game)."""
 
 # Characters that `unicodedata.normalize("NFKD")` leaves non-ASCII but have an obvious ASCII form.
 _ASCII_FALLBACKS = str.maketrans({"\u2014": "-", "\u2013": "-", "\u2018": "'", "\u2019": "'",

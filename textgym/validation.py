@@ -1,5 +1,6 @@
-"""Checks for the number settings of envs, wrappers and agents, so every bad value gets the
-same clear message (and `True`, which Python counts as 1, is refused)."""
+"""Shared checks, so every bad value gets the same clear message: number settings of envs,
+wrappers and agents (`True`, which Python counts as 1, is refused), and the commands every env
+family accepts."""
 
 from __future__ import annotations
 
@@ -42,3 +43,31 @@ def check_positive(name: str, value: Any, optional: bool = False) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value > 0:
         raise ValueError(f"{name} must be positive, got {value!r}.")
     return value
+
+
+def check_command(action: Any, charset: frozenset[str], max_length: int) -> str:
+    """`action` as a str if it is a non-empty command of at most `max_length` characters of
+    `charset`, else a `TypeError` or `ValueError` that says what is wrong.
+
+    >>> check_command("look around", frozenset("abcdefghijklmnopqrstuvwxyz "), 64)
+    'look around'
+    >>> check_command("look around\\nreset task", frozenset("abcdefghijklmnopqrstuvwxyz "), 64)
+    ... # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: Action 'look around\\nreset task' contains a newline or other control character ['\\n']: ...
+    """
+    if not isinstance(action, str):  # np.str_ is a str
+        raise TypeError(f"Actions are text commands (str), got {type(action).__name__}: {action!r:.80}")
+    if not action:
+        raise ValueError("Empty action: send a command such as 'look around'.")
+    if len(action) > max_length:
+        raise ValueError(f"Action of {len(action)} characters; the action space allows at most {max_length}.")
+    if not charset.issuperset(action):
+        bad = sorted(set(action) - charset)
+        if any(not char.isprintable() for char in bad):
+            raise ValueError(f"Action {action!r:.80} contains a newline or other control character "
+                             f"{bad!r}: send one command per step, on one line.")
+        raise ValueError(f"Action {action!r:.80} has characters outside the action space "
+                         f"(printable ASCII): {bad!r}.")
+    return str(action)

@@ -120,6 +120,11 @@ def test_bad_input_is_a_clear_error(envs, env_id: str) -> None:
         env.step("look " * 200)
     with pytest.raises(ValueError, match="printable ASCII"):
         env.step("prendre la clé")
+    for two_commands in ("look around\nreset task", "look around\r\nquit", "look\taround", "look\x00"):
+        with pytest.raises(ValueError, match="newline or other control character"):
+            env.step(two_commands)
+    assert env.unwrapped.actions_taken == []  # none of the bad commands reached the simulator
+    assert not env.action_space.contains("look around\nreset task")
     with pytest.raises(ValueError, match="not in the 'train' split"):
         env.reset(options={"variation": 10**6})
     with pytest.raises(ValueError, match="Unknown reset options"):

@@ -298,3 +298,21 @@ def test_no_orphan_jvm_when_python_is_killed(tmp_path) -> None:
         process.kill()  # SIGKILL: no Python cleanup runs
         process.wait()
     assert wait_until_dead(jvm_pid), "the JVM outlived its killed parent"
+
+
+@pytest.mark.parametrize("heap", ["lots", "", "512", "1.5g", "-1g", 512, "10m"])
+def test_bad_jvm_heap_is_a_clear_error_before_any_jvm_starts(heap) -> None:
+    before = children(os.getpid())
+    with pytest.raises(ValueError, match=r"jvm_heap must be a size such as '512m'"):
+        gym.make("ScienceWorld/boil-v0", jvm_heap=heap)
+    assert children(os.getpid()) == before
+
+
+def test_jvm_that_fails_to_start_shows_its_own_error(monkeypatch) -> None:
+    monkeypatch.setenv(jvm.JAVA_OPTS_VARIABLE, "-XX:+NoSuchTextgymOption")
+    env = ScienceWorldEnv("boil")
+    with pytest.raises(textgym.SimulatorCrashedError,
+                       match=r"JVM failed to start: .*Unrecognized VM option 'NoSuchTextgymOption'"):
+        env.reset(seed=0)
+    env.close()
+    assert env.pid is None

@@ -20,12 +20,13 @@ from typing import Any, ClassVar, SupportsFloat
 import gymnasium as gym
 
 from textgym.cache import cache_dir, read_json, write_json_atomic
-from textgym.spaces import PRINTABLE, TextSpace, to_printable
+from textgym.spaces import COMMAND_CHARSET, TextSpace, to_printable
+from textgym.validation import check_command
 
 SPLITS = ("train", "dev", "test")
 EXTRA_INFO_KEYS = ("look", "inventory", "subgoals", "gold_path")
 """What `extra_info=` can add to `info`; "gold_path" (for oracles and data) comes with reset only."""
-_PRINTABLE_SET = frozenset(PRINTABLE)
+_COMMAND_SET = frozenset(COMMAND_CHARSET)
 
 
 @dataclass(frozen=True)
@@ -112,7 +113,7 @@ class TextEnv(gym.Env[str, str], abc.ABC):
         self.extra_info = tuple(extra_info)
         self.render_mode = render_mode
         self.observation_space = TextSpace(self.max_observation_length)
-        self.action_space = TextSpace(self.max_action_length, min_length=1)
+        self.action_space = TextSpace(self.max_action_length, min_length=1, charset=COMMAND_CHARSET)
         self._variation: int | None = None
         self._actions: list[str] = []
         self._task = ""
@@ -299,18 +300,7 @@ class TextEnv(gym.Env[str, str], abc.ABC):
         return info
 
     def _check_action(self, action: Any) -> str:
-        if not isinstance(action, str):  # np.str_ is a str
-            raise TypeError(f"Actions are text commands (str), got {type(action).__name__}: {action!r:.80}")
-        if not action:
-            raise ValueError("Empty action: send a command such as 'look around'.")
-        if len(action) > self.max_action_length:
-            raise ValueError(f"Action of {len(action)} characters; the action space allows at most "
-                             f"{self.max_action_length}.")
-        if not _PRINTABLE_SET.issuperset(action):
-            bad = sorted(set(action) - _PRINTABLE_SET)
-            raise ValueError(f"Action {action!r:.80} has characters outside the action space "
-                             f"(printable ASCII): {bad!r}.")
-        return str(action)
+        return check_command(action, _COMMAND_SET, self.max_action_length)
 
     def _check_variation(self, variation: Any, any_split: bool = False) -> None:
         if isinstance(variation, bool) or not isinstance(variation, numbers.Integral):

@@ -14,12 +14,14 @@ py4j stack trace when Java is missing. `JavaSimulator` fixes those three things:
 
 from __future__ import annotations
 
-import collections
+import ast
 import contextlib
 import os
+import re
 import shlex
 import shutil
 import subprocess
+import tempfile
 import weakref
 from collections.abc import Iterator
 from typing import Any
@@ -29,6 +31,8 @@ from py4j.protocol import Py4JError
 
 DEFAULT_HEAP = "512m"
 JAVA_OPTS_VARIABLE = "TEXTGYM_JAVA_OPTS"
+_HEAP_PATTERN = re.compile(r"[1-9][0-9]*[kKmMgG]?")
+_MIN_HEAP_BYTES = 64 * 2**20
 
 
 class JavaNotFoundError(RuntimeError):
@@ -61,6 +65,26 @@ DETERMINISTIC_HASHES = ["-XX:+UnlockExperimentalVMOptions", "-XX:hashCode=2"]
 then list and update objects in insertion order instead of an order that changes from run to run."""
 
 
+def check_heap(heap: object) -> str:
+    """`heap` if it is a JVM heap size (`-Xmx` syntax) of at least 64 MB, else a `ValueError`.
+
+    >>> check_heap("1g")
+    '1g'
+    >>> check_heap("lots")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: jvm_heap must be a size such as '512m' or '2g' (...), got 'lots'.
+    """
+    valid = isinstance(heap, str) and _HEAP_PATTERN.fullmatch(heap)
+    if valid:
+        scale = {"k": 2**10, "m": 2**20, "g": 2**30}.get(heap[-1].lower(), 1)
+        valid = int(heap.rstrip("kKmMgG")) * scale >= _MIN_HEAP_BYTES
+    if not valid:
+        raise ValueError("jvm_heap must be a size such as '512m' or '2g' (a whole number with an optional "
+                         f"k, m or g suffix, at least 64m), got {heap!r}.")
+    return heap
+
+
 def java_options(heap: str, extra: list[str] | tuple[str, ...] = ()) -> list[str]:
     """JVM flags: a capped heap, the serial collector (2 GC threads would fight the env), `extra`,
     then `$TEXTGYM_JAVA_OPTS`."""
@@ -85,14 +109,15 @@ class JavaSimulator:
         self.name = name
         self.classpath = classpath
         self.entry_class = entry_class
-        self.heap = heap
+        self.heap = check_heap(heap)
         self.cwd = cwd
         self.options = tuple(options)
         self._gateway: JavaGateway | None = None
         self._process: subprocess.Popen | None = None
         self._server: Any = None
-        self._stderr: collections.deque[str] = collections.deque(maxlen=20)
+        self._stderr: Any = None  # a temporary file: the JVM writes its stderr there directly
         self._finalizer: weakref.finalize | None = None
+        self._join: Any = None
 
     @contextlib.contextmanager
     def calls(self) -> Iterator[Any]:
@@ -114,7 +139,7 @@ class JavaSimulator:
     def joined(self, strings: Any, separator: str = "\n") -> str:
         """A Java collection of strings as one string, joined in the JVM: one round trip instead
         of one per element (py4j's `list(...)` of a 5k-command list takes seconds)."""
-        return self._gateway.jvm.java.lang.String.join(separator, strings)
+        return self._join(separator, strings)
 
     @property
     def pid(self) -> int | None:
@@ -128,15 +153,16 @@ class JavaSimulator:
         """Start a fresh JVM (closing a dead or live previous one first)."""
         self.close()
         java = find_java()
-        self._stderr.clear()
+        self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - open while the JVM lives; close() closes it
         try:
             port, process = launch_gateway(
                 classpath=self.classpath, javaopts=java_options(self.heap, self.options), java_path=java,
                 die_on_exit=True, create_new_process_group=True, cwd=self.cwd,
                 redirect_stderr=self._stderr, return_proc=True)
         except ValueError as error:  # py4j could not read a port: the JVM exited at start
-            raise SimulatorCrashedError(
-                f"The {self.name} JVM failed to start: {self._stderr_tail() or error}") from error
+            lines = [_first_stdout_line(error), self._stderr_tail()]
+            raise SimulatorCrashedError(f"The {self.name} JVM failed to start: "
+                                        + " | ".join(line for line in lines if line)) from None
         self._process = process
         self._gateway = JavaGateway(gateway_parameters=GatewayParameters(port=port, auto_field=True),
                                     java_process=process)
@@ -145,12 +171,16 @@ class JavaSimulator:
         for part in self.entry_class.split("."):
             class_ = getattr(class_, part)
         self._server = class_()
+        self._join = self._gateway.jvm.java.lang.String.join  # looked up once: 2 round trips a call
 
     def close(self) -> None:
         """Stop the JVM. Safe to call any number of times."""
         if self._finalizer is not None:
             self._finalizer()
         self._finalizer = self._gateway = self._process = self._server = None
+        if self._stderr is not None:
+            self._stderr.close()
+            self._stderr = None
 
     def _death_message(self) -> str:
         if self._process is None:
@@ -161,8 +191,21 @@ class JavaSimulator:
             message += f" Its last output: {tail}"
         return message
 
-    def _stderr_tail(self) -> str:
-        return " | ".join(line.strip() for line in self._stderr if line.strip())
+    def _stderr_tail(self, lines: int = 20) -> str:
+        if self._stderr is None:
+            return ""
+        self._stderr.seek(0)
+        text = self._stderr.read().decode(errors="replace")
+        return " | ".join(line.strip() for line in text.splitlines()[-lines:] if line.strip())
+
+
+def _first_stdout_line(error: ValueError) -> str:
+    """The JVM's first stdout line, from py4j's "invalid literal for int() ...: b'...'" error."""
+    _, _, literal = str(error).partition(": ")
+    try:
+        return ast.literal_eval(literal).decode(errors="replace").strip()
+    except (ValueError, SyntaxError, AttributeError):
+        return ""
 
 
 def _shutdown(gateway: JavaGateway, process: subprocess.Popen) -> None:

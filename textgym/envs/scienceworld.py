@@ -121,7 +121,7 @@ class ScienceWorldEnv(JavaBacked, TextEnv):
     and test hold unseen substances, plants and animals. Registered as `ScienceWorld/<task>-v0`.
 
     ## Action Space
-    `TextSpace(max_length=512, min_length=1)`: any printable-ASCII command ("open door to
+    `TextSpace(max_length=512, min_length=1)`: any one-line printable-ASCII command ("open door to
     kitchen", "focus on water"). Commands the parser does not know give the observation "No
     known action matches that input." and no penalty. An ambiguous command ("focus on door")
     puts the parser in a modal state that expects a number ("0", "1", ...).
@@ -159,7 +159,8 @@ class ScienceWorldEnv(JavaBacked, TextEnv):
     - `simplification`: "easy" (the papers' setting: teleport, open doors, self-watering pots,
       no electrical actions on non-electrical tasks), None for none, or a comma list of
       teleportAction, openDoors, openContainers, selfWateringFlowerPots, noElectricalAction.
-    - `jvm_heap`: the simulator JVM's maximum heap; `TEXTGYM_JAVA_OPTS` adds JVM flags.
+    - `jvm_heap`: the simulator JVM's maximum heap ("512m", "2g": `-Xmx` syntax, at least 64m;
+      checked before the JVM starts); `TEXTGYM_JAVA_OPTS` adds JVM flags.
 
     ## Version History
     - v0: scienceworld 1.2.3 (`textgym.envs.scienceworld.SCIENCEWORLD_VERSION`).

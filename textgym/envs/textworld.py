@@ -77,7 +77,7 @@ class TextWorldEnv(TextEnv):
     split in one go.
 
     ## Action Space
-    `TextSpace(max_length=512, min_length=1)`: any printable-ASCII command, sent to the game's
+    `TextSpace(max_length=512, min_length=1)`: any one-line printable-ASCII command, sent to the game's
     parser as one line (newlines and tabs become spaces, backslashes are dropped). Commands the
     parser does not understand get its answer ("That's not a verb I recognise.") and no penalty.
 

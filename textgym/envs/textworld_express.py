@@ -139,7 +139,7 @@ class TextWorldExpressEnv(JavaBacked, TextEnv):
     and for cookingworld and twc also disjoint ingredients and items.
 
     ## Action Space
-    `TextSpace(max_length=512, min_length=1)`: any printable-ASCII command. Only the game's
+    `TextSpace(max_length=512, min_length=1)`: any one-line printable-ASCII command. Only the game's
     admissible commands act (`info["admissible_commands"]` when asked); any other command gives
     "Unknown action: I'm not sure what you mean." and no penalty.
 
