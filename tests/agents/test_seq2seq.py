@@ -15,6 +15,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+import torch
 
 from textgym.agents import load_agent
 from textgym.agents.seq2seq import (
@@ -39,7 +40,7 @@ from textgym.agents.seq2seq.prompts import (
     kept_steps,
     subgoal_examples,
 )
-from textgym.agents.seq2seq.training import prepare_data
+from textgym.agents.seq2seq.training import prepare_data, use_bf16
 from textgym.baselines.evaluate import evaluate, protocol_episodes
 from textgym.baselines.protocols import PROTOCOLS
 from textgym.cli import main
@@ -285,6 +286,48 @@ def test_end_of_subgoal_rounds_are_capped():
     agent.reset(1)
     assert agent.act("You are in the hallway.", INFO) == "inventory"
     assert [step.action for step in agent.memories[0].steps] == [END_SG, END_SG]
+
+
+def test_a_blank_planner_answer_keeps_the_current_subgoal():
+    """A planner that writes nothing (or only spaces) must not push a blank sub-goal into the prompts."""
+    planner = ScriptedLM([["navigate_to(kitchen)"], ["", "focus_on(water)"], ["  "]])
+    agent = SubgoalAgent(planner, ScriptedLM([["go to kitchen"]]), num_beams=2)
+    agent.reset(1)
+    for _ in range(3):
+        agent.act("You are in the hallway.", INFO)
+    assert agent.memories[0].subgoals == ["navigate_to(kitchen)"]
+    assert "The current subtask is navigate_to(kitchen)." in executor_prompt(agent.memories[0], agent.prompt)
+
+
+def test_bf16_is_chosen_on_the_configured_device_and_never_for_emulation(monkeypatch):
+    """No GPU here, so torch.cuda's answers are scripted: device 0 has emulated bf16 only
+    (compute capability 7.x), device 1 native bf16; the current device stays 0."""
+    assert use_bf16(None, torch.device("cpu")) is False
+    assert use_bf16(True, torch.device("cpu")) is True and use_bf16(False, torch.device("cuda")) is False
+    current = []
+    asked = []
+
+    class Device:
+        def __init__(self, device):
+            self.index = torch.device(device).index or 0
+
+        def __enter__(self):
+            current.append(self.index)
+
+        def __exit__(self, *exc):
+            current.pop()
+
+    def is_bf16_supported(including_emulation=True):
+        asked.append(including_emulation)
+        index = current[-1] if current else 0
+        return index == 1 or including_emulation
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device", Device)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", is_bf16_supported)
+    assert use_bf16(None, torch.device("cuda:0")) is False
+    assert use_bf16(None, torch.device("cuda:1")) is True
+    assert asked == [False, False]
 
 
 # ---------------------------------------------------------------------------------------- errors

@@ -11,10 +11,10 @@ Two seq2seq models distilled from sub-goal-annotated gold paths:
 
 The inference loop follows the paper. Before every command the planner is consulted; when its
 answer differs from the current sub-goal it becomes the new current one (`complete_task` never
-replaces a sub-goal: the env, not the planner, ends the episode). The executor then decodes its
-beams; `END_SG` as the top beam enters the history with the observation "The current subgoal is
-done." *without stepping the env*, and the planner and executor are asked again, at most
-`max_subgoal_ends` times per command before the best other beam is sent. Each round is one
+replaces a sub-goal: the env, not the planner, ends the episode; nor does a blank answer). The
+executor then decodes its beams; `END_SG` as the top beam enters the history with the observation
+"The current subgoal is done." *without stepping the env*, and the planner and executor are asked
+again, at most `max_subgoal_ends` times per command before the best other beam is sent. Each round is one
 batched planner call and one batched executor call for all slots still deciding.
 """
 
@@ -36,6 +36,7 @@ from textgym.agents.seq2seq.prompts import (
     planner_prompt,
     same_text,
 )
+from textgym.data.tokenizer import words
 from textgym.validation import check_integer
 
 
@@ -89,11 +90,16 @@ class SubgoalAgent(Seq2SeqAgent):
 
     @staticmethod
     def _update_subgoals(memory: EpisodeMemory, beams: Sequence[str]) -> None:
-        """A new current sub-goal when the planner's answer differs (the first answer at t=0)."""
-        goals = [beam for beam in beams if beam.strip() and not same_text(beam, COMPLETE_TASK)]
+        """A new current sub-goal when the planner's answer differs (the first answer at t=0).
+
+        A blank answer (no words: an untrained or truncated planner) keeps the current sub-goal;
+        at t=0 the first non-blank beam is taken.
+        """
+        goals = [beam for beam in beams if words(beam) and not same_text(beam, COMPLETE_TASK)]
         if memory.subgoals:
-            if not same_text(beams[0], COMPLETE_TASK) and not same_text(beams[0], memory.subgoals[-1]):
-                memory.subgoals.append(beams[0])
+            top = beams[0] if beams else ""
+            if words(top) and not same_text(top, COMPLETE_TASK) and not same_text(top, memory.subgoals[-1]):
+                memory.subgoals.append(top)
         elif goals:
             memory.subgoals.append(goals[0])
 
