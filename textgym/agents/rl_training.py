@@ -65,7 +65,8 @@ def check_run_arguments(args: argparse.Namespace) -> None:
     for name in ("total_steps", "num_envs", "max_episode_steps", "checkpoint_every", "threads"):
         if getattr(args, name) < 1:
             raise ValueError(f"--{name.replace('_', '-')} must be at least 1.")
-    check_max_candidates(args.max_candidates)
+    if args.max_candidates is not None:  # None: all admissible commands (where a trainer allows it)
+        check_max_candidates(args.max_candidates)
     if not isinstance(args.env_kwargs, dict):
         raise ValueError(f"--env-kwargs must be a JSON object, got {args.env_kwargs!r}.")
 
@@ -86,26 +87,31 @@ def make_kwargs(args: argparse.Namespace, env_id: str) -> dict[str, Any]:
     return {**kwargs, **args.env_kwargs}
 
 
-def env_factory(env_id: str, kwargs: dict[str, Any], max_candidates: int, reward_scale: float,
+def env_factory(env_id: str, kwargs: dict[str, Any], max_candidates: int | None, reward_scale: float,
                 wrap: Callable[[gym.Env], gym.Env]) -> Callable[[], gym.Env]:
     """A picklable thunk for vector envs: make, scale rewards to `reward_scale` per full score (so
-    one learning rate suits ScienceWorld's 0-100 and TextWorldExpress's 0-1), offer candidates,
-    then `wrap` (the observation encoding). `info["score"]` stays the env's own."""
+    one learning rate suits ScienceWorld's 0-100 and TextWorldExpress's 0-1), offer candidates
+    (`CandidateActions`; with `max_candidates=None` the env keeps text actions and puts every
+    admissible command in `info` instead), then `wrap` (the observation encoding). `info["score"]`
+    stays the env's own. `wrap` is pickled into every worker: give it no model."""
 
     def make() -> gym.Env:
-        env = gym.make(env_id, disable_env_checker=True, **kwargs)
+        more = {} if max_candidates else {"admissible_commands": True}
+        env = gym.make(env_id, disable_env_checker=True, **kwargs, **more)
         scale = reward_scale / float(env.unwrapped.max_score)
         env = gym.wrappers.TransformReward(env, lambda reward: reward * scale)
-        return wrap(CandidateActions(env, max_candidates))
+        return wrap(CandidateActions(env, max_candidates) if max_candidates else env)
 
     return make
 
 
-def env_factories(args: argparse.Namespace,
-                  wrap: Callable[[gym.Env], gym.Env]) -> list[Callable[[], gym.Env]]:
-    """One thunk per parallel env; the `--env` ids take turns."""
+def env_factories(args: argparse.Namespace, wrap: Callable[[gym.Env], gym.Env],
+                  candidates: bool = True) -> list[Callable[[], gym.Env]]:
+    """One thunk per parallel env; the `--env` ids take turns. `candidates=False`: text actions and
+    all admissible commands in `info` (for agents that pick among them themselves)."""
     ids = itertools.islice(itertools.cycle(args.env), args.num_envs)
-    return [env_factory(env_id, make_kwargs(args, env_id), args.max_candidates, args.reward_scale, wrap)
+    max_candidates = args.max_candidates if candidates else None
+    return [env_factory(env_id, make_kwargs(args, env_id), max_candidates, args.reward_scale, wrap)
             for env_id in ids]
 
 

@@ -1,10 +1,13 @@
 """`textgym train drrn`: DRRN, Q-learning over the admissible commands, in one loop to read top to bottom.
 
-The ScienceWorld paper trains DRRN for ~100k env steps with 8 parallel envs; the defaults here are
-that recipe (softmax exploration, one-step TD with a Huber loss, uniform replay, no target
-network, as in Hausknecht et al.'s Jericho DRRN) with a smaller network and fewer steps, so that a
-CPU run ends in minutes (`--hidden-dim 128 --embedding-dim 128 --batch-size 64 --total-steps
-100000` is the paper's scale, for a GPU).
+The ScienceWorld paper trains DRRN for ~100k env steps with 8 parallel envs over the simulator's
+valid actions; the defaults here are that recipe (every admissible command scored, softmax
+exploration, one-step TD with a Huber loss, uniform replay, no target network, as in Hausknecht et
+al.'s Jericho DRRN) with a smaller network and fewer steps, so that a CPU run ends in minutes
+(`--hidden-dim 128 --embedding-dim 128 --batch-size 64 --total-steps 100000` is the paper's
+scale, for a GPU). `--max-candidates K` scores K commands spread over verbs instead (cheaper;
+benchmarks/drrn_candidates.py compares the two). The envs send text commands; the agent picks
+them in this process, so the env workers hold the state encoder only, never the network.
 
     textgym train drrn --env ScienceWorld/find-living-thing-v0 --total-steps 20000 --num-envs 8
 
@@ -39,7 +42,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--buffer-size", type=int, default=20_000, help="replay capacity in transitions")
     parser.add_argument("--learning-starts", type=int, default=500, help="env steps before the first update")
-    parser.add_argument("--temperature", type=float, default=1.0, help="softmax exploration temperature")
+    parser.set_defaults(max_candidates=None)  # DRRN: every admissible command unless --max-candidates K
+    parser.add_argument("--temperature", type=float, default=1.0,
+                        help="softmax exploration temperature (the saved agent acts greedily)")
     parser.add_argument("--max-length", type=int, default=64, help="word ids per state text")
     parser.add_argument("--candidate-length", type=int, default=12, help="word ids per command")
     parser.add_argument("--hidden-dim", type=int, default=64, help="GRU and MLP width (the paper: 128)")
@@ -49,31 +54,38 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 class ReplayBuffer:
-    """Uniform replay of (state, action, reward, next state, terminated) over `EncodeDict` arrays."""
+    """Uniform replay of (state, command, reward, next state, its candidates, terminated).
+
+    Commands are rows of the agent's `CommandTable`, so a transition keeps the next state's
+    candidates (for max_a' Q(s', a')) as one small row array, however many there are.
+    """
 
     def __init__(self, space: Any, capacity: int, rng: np.random.Generator) -> None:
         self.capacity, self.rng, self.size, self.position = capacity, rng, 0, 0
         self.states = {k: np.zeros((capacity, *s.shape), s.dtype) for k, s in space.spaces.items()}
         self.next_states = {k: np.zeros_like(v) for k, v in self.states.items()}
+        self.next_candidates: list[np.ndarray] = [np.zeros(0, np.int64)] * capacity
         self.actions = np.zeros(capacity, np.int64)
         self.rewards = np.zeros(capacity, np.float32)
         self.terminated = np.zeros(capacity, np.float32)
 
     def add(self, states: dict, actions: np.ndarray, rewards: np.ndarray, next_states: dict,
-            terminated: np.ndarray) -> None:
+            next_candidates: list[np.ndarray], terminated: np.ndarray) -> None:
         for row in range(len(actions)):
             i = self.position
             for key in self.states:
                 self.states[key][i] = states[key][row]
                 self.next_states[key][i] = next_states[key][row]
+            self.next_candidates[i] = next_candidates[row]
             self.actions[i], self.rewards[i], self.terminated[i] = actions[row], rewards[row], terminated[row]
             self.position = (i + 1) % self.capacity
             self.size = min(self.size + 1, self.capacity)
 
-    def sample(self, n: int) -> tuple[dict, np.ndarray, np.ndarray, dict, np.ndarray]:
+    def sample(self, n: int) -> tuple[dict, np.ndarray, np.ndarray, dict, list[np.ndarray], np.ndarray]:
         idx = self.rng.integers(self.size, size=n)
         return ({k: v[idx] for k, v in self.states.items()}, self.actions[idx], self.rewards[idx],
-                {k: v[idx] for k, v in self.next_states.items()}, self.terminated[idx])
+                {k: v[idx] for k, v in self.next_states.items()}, [self.next_candidates[i] for i in idx],
+                self.terminated[idx])
 
 
 def run(args: argparse.Namespace) -> int:
@@ -84,36 +96,45 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from textgym.agents.drrn.agent import DRRNAgent
-    from textgym.agents.drrn.model import sample_actions, to_tensors
+    from textgym.agents.drrn.model import sample_actions
 
     check_run_arguments(args)
     for name in ("batch_size", "buffer_size", "max_length", "candidate_length", "hidden_dim", "embedding_dim",
                  "tokenizer_episodes"):
         if getattr(args, name) < 1:
             raise ValueError(f"--{name.replace('_', '-')} must be at least 1.")
+    if args.temperature < 0:
+        raise ValueError(f"--temperature must be >= 0, got {args.temperature}.")
     out = run_directory(args, "drrn")
     torch.set_num_threads(args.threads)
     random.seed(args.seed)
     np.random.seed(args.seed)
     torch.manual_seed(args.seed)
+    rng = np.random.default_rng(args.seed)  # draws the candidates under --max-candidates K
 
-    # Vocabulary from the envs' own text, then the agent (network + encoders) that we train.
+    # Vocabulary from the envs' own text, then the agent (network + encoders) that we train; the
+    # saved agent acts greedily, `--temperature` only explores here.
     tokenizer = run_tokenizer(args, episodes=args.tokenizer_episodes)
     agent = DRRNAgent(tokenizer, max_candidates=args.max_candidates, max_length=args.max_length,
                       candidate_length=args.candidate_length, embedding_dim=args.embedding_dim,
-                      hidden_dim=args.hidden_dim, temperature=args.temperature, device=args.device)
-    network = agent.network
+                      hidden_dim=args.hidden_dim, device=args.device)
+    network, table = agent.network, agent.commands
     optimizer = torch.optim.Adam(network.parameters(), lr=args.learning_rate)
 
-    # Parallel envs, one process (and JVM) each; SAME_STEP autoreset hands back the next episode's
-    # first state at once, and the finished episode's last state and info in `final_obs`/`final_info`.
-    envs = gym.vector.AsyncVectorEnv(env_factories(args, agent.wrap),
+    def candidate_rows(commands: Any) -> np.ndarray:
+        return table.rows(agent.candidates(list(commands), rng))
+
+    # Parallel envs, one process (and JVM) each, that take text commands and list every admissible
+    # one in `info`; SAME_STEP autoreset hands back the next episode's first state at once, and the
+    # finished episode's last state and info in `final_obs`/`final_info`.
+    envs = gym.vector.AsyncVectorEnv(env_factories(args, agent.state_encoding(), candidates=False),
                                      autoreset_mode=gym.vector.AutoresetMode.SAME_STEP, context="forkserver")
     buffer = ReplayBuffer(envs.single_observation_space, args.buffer_size, np.random.default_rng(args.seed))
     writer = SummaryWriter(str(out))
     log = EpisodeLog(out, writer)
     lengths = np.zeros(args.num_envs, dtype=np.int64)
-    obs, _ = envs.reset(seed=args.seed)
+    obs, infos = envs.reset(seed=args.seed)
+    candidates = [candidate_rows(commands) for commands in infos["admissible_commands"]]
     started, last_checkpoint = time.perf_counter(), 0
     bar = tqdm(total=args.total_steps, desc=f"drrn {' '.join(args.env)}", unit="step", dynamic_ncols=True,
                disable=args.quiet)
@@ -122,40 +143,43 @@ def run(args: argparse.Namespace) -> int:
         while step < args.total_steps:
             # ALGO LOGIC: act by softmax over Q of the candidates.
             with torch.no_grad():
-                q_values = network(to_tensors(obs, args.device))
-                actions = sample_actions(q_values, args.temperature).cpu().numpy()
-            next_obs, rewards, terminated, truncated, infos = envs.step(actions)
+                picks = sample_actions(agent.q_values(obs, candidates), args.temperature).cpu().numpy()
+            actions = np.array([rows[i] for rows, i in zip(candidates, picks, strict=True)])
+            next_obs, rewards, terminated, truncated, infos = envs.step(tuple(table.texts(actions)))
             step += args.num_envs
             lengths += 1
 
             # The stored next state of an ended episode is its last state, not the new episode's first.
             real_next = {k: v.copy() for k, v in next_obs.items()}
+            next_candidates = [candidate_rows(commands) for commands in infos["admissible_commands"]]
+            real_candidates = list(next_candidates)
             ended = np.logical_or(terminated, truncated)
             for i in np.flatnonzero(ended):
                 final_info = {k: v[i] for k, v in infos["final_info"].items() if not k.startswith("_")}
                 for k in real_next:
                     real_next[k][i] = infos["final_obs"][i][k]
+                real_candidates[i] = (np.zeros(0, np.int64) if terminated[i]
+                                      else candidate_rows(final_info["admissible_commands"]))
                 log.add(step, final_info, int(lengths[i]))
                 lengths[i] = 0
-            buffer.add(obs, actions, rewards, real_next, terminated)
-            obs = next_obs
+            buffer.add(obs, actions, rewards, real_next, real_candidates, terminated)
+            obs, candidates = next_obs, next_candidates
 
             # ALGO LOGIC: one TD update per vector step: Q(s,a) -> r + gamma * max_a' Q(s',a').
             if step >= args.learning_starts and buffer.size >= args.batch_size:
-                states, taken, reward, next_states, done = buffer.sample(args.batch_size)
+                states, taken, reward, next_states, next_rows, done = buffer.sample(args.batch_size)
                 with torch.no_grad():
-                    next_q = network(to_tensors(next_states, args.device)).max(-1).values
+                    next_q = agent.q_values(next_states, next_rows).max(-1).values
                     next_q = torch.nan_to_num(next_q, neginf=0.0)  # a state with no candidate is worth 0
                     target = torch.as_tensor(reward, device=args.device) + args.gamma * next_q * (
                         1 - torch.as_tensor(done, device=args.device))
-                q = network.q_taken(to_tensors(states, args.device),
-                                    torch.as_tensor(taken, device=args.device))
+                q = agent.q_taken(states, taken)
                 loss = F.smooth_l1_loss(q, target)
                 optimizer.zero_grad()
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(network.parameters(), 5.0)
                 optimizer.step()
-                if step % (args.num_envs * 25) == 0:
+                if step % (args.num_envs * LOG_EVERY) == 0:  # reading a loss waits for the device
                     writer.add_scalar("losses/td_loss", loss.item(), step)
                     writer.add_scalar("losses/q_values", q.mean().item(), step)
 
@@ -174,3 +198,7 @@ def run(args: argparse.Namespace) -> int:
     agent.save(out / "agent")
     write_summary(out, step, time.perf_counter() - started, log)
     return 0
+
+
+LOG_EVERY = 25
+"""Vector steps between loss logs."""
