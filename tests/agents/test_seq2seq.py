@@ -40,6 +40,7 @@ from textgym.agents.seq2seq.prompts import (
     kept_steps,
     subgoal_examples,
 )
+from textgym.agents.seq2seq.subgoal import OraclePlannerAgent, oracle_subgoals, planner_accuracy
 from textgym.agents.seq2seq.training import prepare_data, use_bf16
 from textgym.baselines.evaluate import evaluate, protocol_episodes
 from textgym.baselines.protocols import PROTOCOLS
@@ -328,6 +329,33 @@ def test_bf16_is_chosen_on_the_configured_device_and_never_for_emulation(monkeyp
     assert use_bf16(None, torch.device("cuda:0")) is False
     assert use_bf16(None, torch.device("cuda:1")) is True
     assert asked == [False, False]
+
+
+def test_oracle_planner_follows_the_annotated_subgoals_on_each_end_of_subgoal():
+    labels = ["navigate_to(kitchen)", "focus_on(water)"]
+    oracle = OraclePlannerAgent(ScriptedLM([["go to kitchen"], [END_SG, "look around"], ["focus on water"]]),
+                                {(3, ("go to kitchen", "focus on water")): labels}, num_beams=2)
+    oracle.reset(1)
+    first = {**INFO, "variation": 3, "gold_path": ["go to kitchen", "focus on water"]}
+    assert oracle.act("You are in the hallway.", first) == "go to kitchen"
+    assert oracle.memories[0].subgoals == labels[:1]
+    assert oracle.act("You move to the kitchen.", {**INFO, "variation": 3}) == "focus on water"
+    assert oracle.memories[0].subgoals == labels
+    oracle.reset(1)
+    with pytest.raises(KeyError, match="No oracle sub-goals for variation 4"):
+        oracle.act("You are in the hallway.", {**first, "variation": 4})
+
+
+def test_oracle_table_and_planner_accuracy_come_from_annotated_data(agents, data):
+    table = oracle_subgoals(data["annotated-dev"])
+    assert len(table) == len(ENV_IDS) and all(labels for labels in table.values())
+    subgoal = load_agent(agents["subgoal"])
+    accuracy = planner_accuracy(subgoal.planner, data["annotated-dev"], subgoal.prompt)
+    dev = episodes_of(data["annotated-dev"])
+    planner_examples = sum(len(subgoal_examples(episode, subgoal.prompt)[0]) for episode in dev)
+    assert accuracy["new_count"] + accuracy["keep_count"] == planner_examples
+    assert accuracy["new_count"] >= 2 * len(ENV_IDS)  # t=0 and complete_task at least, per episode
+    assert all(0 <= accuracy[k] <= 1 for k in ("new", "keep", "overall"))
 
 
 # ---------------------------------------------------------------------------------------- errors
