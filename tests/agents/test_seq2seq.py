@@ -15,6 +15,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+import torch
 
 from textgym.agents import load_agent
 from textgym.agents.seq2seq import (
@@ -39,7 +40,8 @@ from textgym.agents.seq2seq.prompts import (
     kept_steps,
     subgoal_examples,
 )
-from textgym.agents.seq2seq.training import prepare_data
+from textgym.agents.seq2seq.subgoal import OraclePlannerAgent, oracle_subgoals, planner_accuracy
+from textgym.agents.seq2seq.training import prepare_data, use_bf16
 from textgym.cli import main
 from textgym.data.gold import build_gold, iter_episodes
 from textgym.evaluation.evaluate import evaluate, protocol_episodes
@@ -286,6 +288,75 @@ def test_end_of_subgoal_rounds_are_capped():
     agent.reset(1)
     assert agent.act("You are in the hallway.", INFO) == "inventory"
     assert [step.action for step in agent.memories[0].steps] == [END_SG, END_SG]
+
+
+def test_a_blank_planner_answer_keeps_the_current_subgoal():
+    """A planner that writes nothing (or only spaces) must not push a blank sub-goal into the prompts."""
+    planner = ScriptedLM([["navigate_to(kitchen)"], ["", "focus_on(water)"], ["  "]])
+    agent = SubgoalAgent(planner, ScriptedLM([["go to kitchen"]]), num_beams=2)
+    agent.reset(1)
+    for _ in range(3):
+        agent.act("You are in the hallway.", INFO)
+    assert agent.memories[0].subgoals == ["navigate_to(kitchen)"]
+    assert "The current subtask is navigate_to(kitchen)." in executor_prompt(agent.memories[0], agent.prompt)
+
+
+def test_bf16_is_chosen_on_the_configured_device_and_never_for_emulation(monkeypatch):
+    """No GPU here, so torch.cuda's answers are scripted: device 0 has emulated bf16 only
+    (compute capability 7.x), device 1 native bf16; the current device stays 0."""
+    assert use_bf16(None, torch.device("cpu")) is False
+    assert use_bf16(True, torch.device("cpu")) is True and use_bf16(False, torch.device("cuda")) is False
+    current = []
+    asked = []
+
+    class Device:
+        def __init__(self, device):
+            self.index = torch.device(device).index or 0
+
+        def __enter__(self):
+            current.append(self.index)
+
+        def __exit__(self, *exc):
+            current.pop()
+
+    def is_bf16_supported(including_emulation=True):
+        asked.append(including_emulation)
+        index = current[-1] if current else 0
+        return index == 1 or including_emulation
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device", Device)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", is_bf16_supported)
+    assert use_bf16(None, torch.device("cuda:0")) is False
+    assert use_bf16(None, torch.device("cuda:1")) is True
+    assert asked == [False, False]
+
+
+def test_oracle_planner_follows_the_annotated_subgoals_on_each_end_of_subgoal():
+    labels = ["navigate_to(kitchen)", "focus_on(water)"]
+    oracle = OraclePlannerAgent(ScriptedLM([["go to kitchen"], [END_SG, "look around"], ["focus on water"]]),
+                                {(3, ("go to kitchen", "focus on water")): labels}, num_beams=2)
+    oracle.reset(1)
+    first = {**INFO, "variation": 3, "gold_path": ["go to kitchen", "focus on water"]}
+    assert oracle.act("You are in the hallway.", first) == "go to kitchen"
+    assert oracle.memories[0].subgoals == labels[:1]
+    assert oracle.act("You move to the kitchen.", {**INFO, "variation": 3}) == "focus on water"
+    assert oracle.memories[0].subgoals == labels
+    oracle.reset(1)
+    with pytest.raises(KeyError, match="No oracle sub-goals for variation 4"):
+        oracle.act("You are in the hallway.", {**first, "variation": 4})
+
+
+def test_oracle_table_and_planner_accuracy_come_from_annotated_data(agents, data):
+    table = oracle_subgoals(data["annotated-dev"])
+    assert len(table) == len(ENV_IDS) and all(labels for labels in table.values())
+    subgoal = load_agent(agents["subgoal"])
+    accuracy = planner_accuracy(subgoal.planner, data["annotated-dev"], subgoal.prompt)
+    dev = episodes_of(data["annotated-dev"])
+    planner_examples = sum(len(subgoal_examples(episode, subgoal.prompt)[0]) for episode in dev)
+    assert accuracy["new_count"] + accuracy["keep_count"] == planner_examples
+    assert accuracy["new_count"] >= 2 * len(ENV_IDS)  # t=0 and complete_task at least, per episode
+    assert all(0 <= accuracy[k] <= 1 for k in ("new", "keep", "overall"))
 
 
 # ---------------------------------------------------------------------------------------- errors

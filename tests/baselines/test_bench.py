@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import textwrap
 
 import pytest
 
-from textgym.baselines.backends import run_episodes
+from textgym.baselines.backends import actor_options, run_episodes
 from textgym.baselines.bench import RESULT_FILES
 from textgym.cli import main
 from textgym.evaluation.evaluate import protocol_episodes
@@ -67,4 +68,28 @@ def test_local_and_ray_backends_agree() -> None:
                                  variations_per_task=1)
     local = run_episodes("random", episodes, "local", num_envs=2)
     on_ray = run_episodes("random", episodes, "ray", num_envs=2)
+    assert [r.to_dict() | {"seconds": 0} for r in local] == [r.to_dict() | {"seconds": 0} for r in on_ray]
+
+
+def test_ray_actors_ask_for_a_gpu_share_on_cuda() -> None:
+    assert actor_options("cpu", 4, 1.0) == {"num_cpus": 1}
+    assert actor_options("cuda:0", 4, 1.0) == {"num_cpus": 1, "num_gpus": 0.25}
+    assert actor_options("cuda", 2, 4.0) == {"num_cpus": 1, "num_gpus": 1.0}
+    with pytest.raises(RuntimeError, match="no GPU"):
+        actor_options("cuda", 2, 0.0)
+
+
+def test_ray_on_cuda_schedules_gpu_share_actors() -> None:
+    """A real local Ray, declared with one GPU (a resource count: this machine has no GPU and the
+    random agent needs none): the GPU-share actors are scheduled and give the local results."""
+    import ray
+
+    episodes = [dataclasses.replace(spec, max_steps=10)
+                for spec in protocol_episodes(PROTOCOLS["quick"], [SHORT], variations_per_task=2)]
+    local = run_episodes("random", episodes, "local", num_envs=2)
+    ray.init(num_cpus=2, num_gpus=1, include_dashboard=False, log_to_driver=False)
+    try:
+        on_ray = run_episodes("random", episodes, "ray", num_envs=2, device="cuda")
+    finally:
+        ray.shutdown()
     assert [r.to_dict() | {"seconds": 0} for r in local] == [r.to_dict() | {"seconds": 0} for r in on_ray]

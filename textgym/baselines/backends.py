@@ -41,8 +41,9 @@ def run_ray(agent_reference: str, episodes: Sequence[EpisodeSpec], address: str 
     with ray_session(address, num_workers) as ray:
         from ray.util import ActorPool
 
-        workers = num_workers or max(1, int(ray.available_resources().get("CPU", 1)))
-        actor = ray.remote(num_cpus=1)(_EpisodeWorker)
+        resources = ray.available_resources()
+        workers = num_workers or max(1, int(resources.get("CPU", 1)))
+        actor = ray.remote(**actor_options(device, workers, resources.get("GPU", 0.0)))(_EpisodeWorker)
         pool = ActorPool([actor.remote(agent_reference, device) for _ in range(workers)])
         results: dict[int, EpisodeResult] = {}
         work = chunks(episodes, chunk_size)
@@ -52,6 +53,24 @@ def run_ray(agent_reference: str, episodes: Sequence[EpisodeSpec], address: str 
                 if on_result is not None:
                     on_result(result)
         return [results[index] for index in sorted(results)]
+
+
+def actor_options(device: str, workers: int, gpus: float) -> dict[str, float]:
+    """Ray resources of one episode actor: a CPU, and on a CUDA `device` an equal share of the
+    cluster's `gpus` (so that Ray keeps the GPU visible to the actor and fits `workers` copies of
+    the agent on it). Asking for a GPU the cluster lacks would leave the actors pending forever.
+
+        >>> actor_options("cpu", 4, 1.0)
+        {'num_cpus': 1}
+        >>> actor_options("cuda", 4, 1.0)
+        {'num_cpus': 1, 'num_gpus': 0.25}
+    """
+    if not str(device).startswith("cuda"):
+        return {"num_cpus": 1}
+    if gpus <= 0:
+        raise RuntimeError(f"device={device!r} but the Ray cluster has no GPU: start Ray on a machine "
+                           "with a GPU, or evaluate with --device cpu.")
+    return {"num_cpus": 1, "num_gpus": min(1.0, gpus / workers)}
 
 
 class _EpisodeWorker:

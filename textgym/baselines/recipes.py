@@ -169,5 +169,5 @@ def _rl(algorithm: str, **settings: Any) -> Callable[[BenchContext, Log], tuple[
     return recipe
 
 
-drrn = _rl("drrn", max_candidates=32)
+drrn = _rl("drrn")  # every admissible command scored (DRRNTrainConfig.max_candidates=None)
 ppo = _rl("ppo", max_candidates=32, encoder="tokens", n_steps=64, batch_size=64)

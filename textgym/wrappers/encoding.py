@@ -283,15 +283,25 @@ def agent_states(encoder: TextEncoder, fields: Sequence[str], observations: Sequ
 
     `info` must hold `admissible_commands` and the look/inventory fields asked for.
     """
-    candidates = []
-    for info, rng in zip(infos, rngs, strict=True):
-        if not info.get("admissible_commands"):
-            raise ValueError("This agent picks among info['admissible_commands']: make the env with "
-                             "admissible_commands=True.")
-        candidates.append(select_candidates(info["admissible_commands"], max_candidates, rng))
-    texts = {field: [observation if field == "observation" else info[field]
-                     for observation, info in zip(observations, infos, strict=True)] for field in fields}
+    candidates = [select_candidates(commands, max_candidates, rng)
+                  for commands, rng in zip(admissible_of(infos), rngs, strict=True)]
+    texts = state_texts(fields, observations, infos)
     return encode_states(encoder, fields, texts, candidates, max_candidates, candidate_encoder), candidates
+
+
+def admissible_of(infos: Sequence[Mapping[str, Any]]) -> list[list[str]]:
+    """Each info's admissible commands, or a clear error where an env was made without them."""
+    if not all(info.get("admissible_commands") for info in infos):
+        raise ValueError("This agent picks among info['admissible_commands']: make the env with "
+                         "admissible_commands=True.")
+    return [list(info["admissible_commands"]) for info in infos]
+
+
+def state_texts(fields: Sequence[str], observations: Sequence[str],
+                infos: Sequence[Mapping[str, Any]]) -> dict[str, list[str]]:
+    """For each field, its text in every `(observation, info)` state (what `encode_states` reads)."""
+    return {field: [observation if field == "observation" else info[field]
+                    for observation, info in zip(observations, infos, strict=True)] for field in fields}
 
 
 class EncodeObservation(gym.ObservationWrapper[np.ndarray, Any, str]):

@@ -13,7 +13,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import gymnasium as gym
 
@@ -31,6 +31,10 @@ DEFAULT_ENV = "ScienceWorld/find-living-thing-v0"
 class RLTrainConfig:
     """What every RL trainer takes (`DRRNTrainConfig` and `PPOTrainConfig` add their own)."""
 
+    all_candidates: ClassVar[bool] = False
+    """Whether `max_candidates=None` (every admissible command) is allowed: not where K sizes the
+    action space (PPO's Discrete(K))."""
+
     env: tuple[str, ...] = option((DEFAULT_ENV,), metavar="ID", help=(
         f"a registered textgym id; repeat it for one multi-task run, the ids taking turns over the "
         f"parallel envs (default: {DEFAULT_ENV})"))
@@ -44,7 +48,7 @@ class RLTrainConfig:
     max_episode_steps: int = option(100, help="agent steps per episode")
     env_kwargs: dict[str, Any] = option({}, help=(
         'more gym.make keywords, e.g. \'{"num_locations": 2}\' (TextWorldExpress)'))
-    max_candidates: int = option(64, help="K: admissible commands offered per state")
+    max_candidates: int | None = option(64, help="K: admissible commands offered per state")
     checkpoint_every: int = option(5000, help="env steps between checkpoints")
     reward_scale: float = option(10.0, help="reward of a full score (rewards are score changes / max_score "
                                             "* this)")
@@ -64,7 +68,8 @@ class RLTrainConfig:
         if self.num_envs < len(self.env):
             raise ValueError(f"num_envs ({self.num_envs}) must be at least the number of env ids "
                              f"({len(self.env)}), so that every id gets an env.")
-        check_max_candidates(self.max_candidates)
+        if self.max_candidates is not None or not self.all_candidates:
+            check_max_candidates(self.max_candidates)
         refuse_test_split([self.split], f"split={self.split!r}", "RL training", "use --split train")
         if not isinstance(self.env_kwargs, dict):
             raise ValueError(f"env_kwargs must be a JSON object, got {self.env_kwargs!r}.")
@@ -90,26 +95,31 @@ def make_kwargs(config: RLTrainConfig, env_id: str) -> dict[str, Any]:
             "max_episode_steps": config.max_episode_steps, **config.env_kwargs}
 
 
-def env_factory(env_id: str, kwargs: dict[str, Any], max_candidates: int, reward_scale: float,
+def env_factory(env_id: str, kwargs: dict[str, Any], max_candidates: int | None, reward_scale: float,
                 wrap: Callable[[gym.Env], gym.Env]) -> Callable[[], gym.Env]:
     """A picklable thunk for vector envs: make, scale rewards to `reward_scale` per full score (so
-    one learning rate suits ScienceWorld's 0-100 and TextWorldExpress's 0-1), offer candidates,
-    then `wrap` (the observation encoding). `info["score"]` stays the env's own."""
+    one learning rate suits ScienceWorld's 0-100 and TextWorldExpress's 0-1), offer candidates
+    (`CandidateActions`; with `max_candidates=None` the env keeps text actions and puts every
+    admissible command in `info` instead), then `wrap` (the observation encoding). `info["score"]`
+    stays the env's own. `wrap` is pickled into every worker: give it no model."""
 
     def make() -> gym.Env:
-        env = gym.make(env_id, **kwargs)
+        more = {} if max_candidates else {"admissible_commands": True}
+        env = gym.make(env_id, **kwargs, **more)
         scale = reward_scale / float(env.unwrapped.max_score)
         env = gym.wrappers.TransformReward(env, lambda reward: reward * scale)
-        return wrap(CandidateActions(env, max_candidates))
+        return wrap(CandidateActions(env, max_candidates) if max_candidates else env)
 
     return make
 
 
-def env_factories(config: RLTrainConfig,
-                  wrap: Callable[[gym.Env], gym.Env]) -> list[Callable[[], gym.Env]]:
-    """One thunk per parallel env; the `env` ids take turns."""
+def env_factories(config: RLTrainConfig, wrap: Callable[[gym.Env], gym.Env],
+                  candidates: bool = True) -> list[Callable[[], gym.Env]]:
+    """One thunk per parallel env; the `env` ids take turns. `candidates=False`: text actions and
+    all admissible commands in `info` (for agents that pick among them themselves)."""
     ids = itertools.islice(itertools.cycle(config.env), config.num_envs)
-    return [env_factory(env_id, make_kwargs(config, env_id), config.max_candidates, config.reward_scale, wrap)
+    max_candidates = config.max_candidates if candidates else None
+    return [env_factory(env_id, make_kwargs(config, env_id), max_candidates, config.reward_scale, wrap)
             for env_id in ids]
 
 

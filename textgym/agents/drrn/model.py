@@ -4,34 +4,62 @@ Deep Reinforcement Relevance Network (He et al., ACL 2016), in the form of the S
 paper's strongest RL baseline (Wang et al., EMNLP 2022, after Hausknecht et al.'s Jericho DRRN):
 one GRU per state text (observation, look, inventory, task) and one for commands, over a shared
 word embedding; Q(s, a) = MLP([h_obs, h_look, h_inv, h_task, h_a]). The state is encoded once and
-paired with each candidate, so a state with K candidates costs one pass, not K.
+paired with each candidate, and each distinct command is encoded once per batch, so a state with
+K candidates costs one state pass and at most K command passes, not K full passes.
 
-Inputs are the `EncodeDict` observations of `textgym.wrappers` built with `TokenIdEncoder`s:
-`(B, L)` word ids per field, `(B, K, La)` ids for the candidates and a `(B, K)` action mask.
+A ScienceWorld state has hundreds to thousands of valid actions (up to ~8k without
+simplifications), so commands and (state, command) pairs go through the network in chunks of
+`chunk_size`: memory stays bounded whatever the number of candidates.
+
+Inputs are `TokenBatch`es: `(N, L)` word ids on the network's device and their `(N,)` lengths on
+the CPU, where `pack_padded_sequence` wants them (computed once from the numpy ids, so no GRU call
+waits for the device).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import NamedTuple
 
+import numpy as np
 import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
+
+DEFAULT_CHUNK_SIZE = 4096
+"""Commands (and state-command pairs) per network pass."""
+
+
+class TokenBatch(NamedTuple):
+    """Padded word ids on the model's device, and their lengths (at least 1) on the CPU."""
+
+    ids: torch.Tensor
+    lengths: torch.Tensor
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __getitem__(self, index: slice | torch.Tensor) -> TokenBatch:  # type: ignore[override]
+        return TokenBatch(self.ids[index.to(self.ids.device) if isinstance(index, torch.Tensor) else index],
+                          self.lengths[index.cpu() if isinstance(index, torch.Tensor) else index])
+
+
+def token_batch(ids: np.ndarray, pad_id: int, device: str | torch.device) -> TokenBatch:
+    """A `TokenBatch` of numpy word ids `(N, L)` padded with `pad_id`."""
+    lengths = torch.from_numpy(np.maximum((ids != pad_id).sum(-1), 1).astype(np.int64))
+    return TokenBatch(torch.as_tensor(ids, device=device).long(), lengths)
 
 
 class TextGRU(nn.Module):
     """Last hidden state of a GRU over padded word ids (pads are skipped, not read)."""
 
-    def __init__(self, embedding: nn.Embedding, hidden_dim: int, pad_id: int) -> None:
+    def __init__(self, embedding: nn.Embedding, hidden_dim: int) -> None:
         super().__init__()
         self.embedding = embedding
-        self.pad_id = pad_id
         self.gru = nn.GRU(embedding.embedding_dim, hidden_dim, batch_first=True)
 
-    def forward(self, ids: torch.Tensor) -> torch.Tensor:
-        lengths = (ids != self.pad_id).sum(-1).clamp(min=1).cpu()
-        packed = pack_padded_sequence(self.embedding(ids.long()), lengths, batch_first=True,
+    def forward(self, batch: TokenBatch) -> torch.Tensor:
+        packed = pack_padded_sequence(self.embedding(batch.ids), batch.lengths, batch_first=True,
                                       enforce_sorted=False)
         _, hidden = self.gru(packed)
         return hidden[-1]
@@ -51,42 +79,45 @@ class DRRN(nn.Module):
                  hidden_dim: int = 128) -> None:
         super().__init__()
         self.fields = tuple(fields)
+        self.pad_id = pad_id
         self.embedding = nn.Embedding(vocab_size, embedding_dim, padding_idx=pad_id)
-        self.state_encoders = nn.ModuleDict(
-            {field: TextGRU(self.embedding, hidden_dim, pad_id) for field in self.fields})
-        self.action_encoder = TextGRU(self.embedding, hidden_dim, pad_id)
+        self.state_encoders = nn.ModuleDict({f: TextGRU(self.embedding, hidden_dim) for f in self.fields})
+        self.action_encoder = TextGRU(self.embedding, hidden_dim)
         self.scorer = nn.Sequential(nn.Linear((len(self.fields) + 1) * hidden_dim, hidden_dim), nn.ReLU(),
                                     nn.Linear(hidden_dim, 1))
 
-    def encode_state(self, obs: Mapping[str, torch.Tensor]) -> torch.Tensor:
+    def encode_state(self, states: Mapping[str, TokenBatch]) -> torch.Tensor:
         """`(B, len(fields) * hidden_dim)`."""
-        return torch.cat([self.state_encoders[f](obs[f]) for f in self.fields], dim=-1)
+        return torch.cat([self.state_encoders[f](states[f]) for f in self.fields], dim=-1)
 
-    def score(self, state: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
-        """Q of `actions` `(N, La)` in the matching rows of `state` `(N, S)`: `(N,)`.
+    def encode_commands(self, commands: TokenBatch, chunk_size: int = DEFAULT_CHUNK_SIZE) -> torch.Tensor:
+        """`(N, hidden_dim)`, `chunk_size` commands at a time."""
+        return torch.cat([self.action_encoder(commands[start:start + chunk_size])
+                          for start in range(0, len(commands), chunk_size)])
 
-        Each distinct command is encoded once: a batch repeats commands across states and steps.
+    def score(self, state: torch.Tensor, command: torch.Tensor) -> torch.Tensor:
+        """Q of encoded commands `(N, H)` in the matching rows of encoded states `(N, S)`: `(N,)`."""
+        return self.scorer(torch.cat([state, command], dim=-1)).squeeze(-1)
+
+    def q_values(self, states: Mapping[str, TokenBatch], commands: TokenBatch,
+                 candidates: Sequence[torch.Tensor], chunk_size: int = DEFAULT_CHUNK_SIZE) -> torch.Tensor:
+        """Q of every candidate of every state, `(B, max candidates)`, -inf past a row's last one.
+
+        Args:
+            states: B states.
+            commands: the distinct commands the candidates refer to.
+            candidates: for each state, a long tensor of row indices into `commands`.
         """
-        unique, inverse = torch.unique(actions, dim=0, return_inverse=True)
-        encoded = self.action_encoder(unique)[inverse]
-        return self.scorer(torch.cat([state, encoded], dim=-1)).squeeze(-1)
-
-    def forward(self, obs: Mapping[str, torch.Tensor]) -> torch.Tensor:
-        """Q of every candidate, `(B, K)`; masked-out candidates get -inf (only real ones are encoded)."""
-        state = self.encode_state(obs)
-        mask = obs["action_mask"].bool()
-        rows, columns = mask.nonzero(as_tuple=True)
-        q = torch.full(mask.shape, float("-inf"), device=state.device)
-        if len(rows):
-            q[rows, columns] = self.score(state[rows], obs["candidates"][rows, columns])
+        state = self.encode_state(states)
+        encoded = self.encode_commands(commands, chunk_size)
+        device = state.device
+        counts = torch.tensor([len(c) for c in candidates], device=device)
+        rows = torch.repeat_interleave(torch.arange(len(candidates), device=device), counts)
+        columns = torch.cat([torch.arange(len(c), device=device) for c in candidates])
+        which = torch.cat([c.to(device) for c in candidates]).long()
+        width = max(1, *(len(c) for c in candidates)) if len(candidates) else 1
+        q = torch.full((len(candidates), width), float("-inf"), device=device)
+        for start in range(0, len(rows), chunk_size):
+            part = slice(start, start + chunk_size)
+            q[rows[part], columns[part]] = self.score(state[rows[part]], encoded[which[part]])
         return q
-
-    def q_taken(self, obs: Mapping[str, torch.Tensor], actions: torch.Tensor) -> torch.Tensor:
-        """Q of the candidate each row took, `(B,)`."""
-        rows = torch.arange(len(actions), device=actions.device)
-        return self.score(self.encode_state(obs), obs["candidates"][rows, actions])
-
-
-def to_tensors(obs: Mapping[str, Any], device: str | torch.device) -> dict[str, torch.Tensor]:
-    """A batched `EncodeDict` observation (numpy arrays) on `device`."""
-    return {key: torch.as_tensor(value, device=device) for key, value in obs.items()}

@@ -70,7 +70,8 @@ class Seq2SeqTrainConfig:
     similarity: str = option("minilm", choices=SIMILARITIES,
                              help="fallback when no beam is admissible (default: minilm)")
     device: str = option("cpu", help="cpu, cuda, cuda:1, ... (default: cpu)")
-    bf16: bool | None = option(None, help="bf16 autocast (default: on CUDA devices that support it)")
+    bf16: bool | None = option(None, help="bf16 autocast (default: on CUDA devices with native bf16, "
+                                                   "see `use_bf16`)")
     threads: int | None = option(None, help="torch CPU threads (default: torch's)")
     seed: int = option(0, help="seeds the initialisation, the batch order and the dev sample")
     progress: bool = option(True, flag="--quiet", help="no progress bars")
@@ -170,15 +171,30 @@ class FitResult:
     seconds: float
 
 
+LOG_EVERY = 10
+"""Optimizer steps between train-loss logs (reading the loss waits for the device)."""
+
+
+def use_bf16(requested: bool | None, device: torch.device) -> bool:
+    """Whether to train in bf16 autocast: as `requested`, else only on a CUDA `device` with native
+    bf16 (compute capability 8.0+ or ROCm). Emulated bf16 (T4, V100), which torch counts as support
+    by default, is slower than fp32 there; the check is made on `device`, not the current device.
+    """
+    if requested is not None:
+        return bool(requested)
+    if device.type != "cuda" or not torch.cuda.is_available():
+        return False
+    with torch.cuda.device(device):
+        return torch.cuda.is_bf16_supported(including_emulation=False)
+
+
 def fit(lm: Seq2SeqLM, train: Sequence[Example], dev: Sequence[Example], config: Seq2SeqTrainConfig,
         name: str, out: Path, writer: Any) -> tuple[Seq2SeqLM, FitResult]:
     """Train `lm` on `train`; save the checkpoint with the lowest dev loss to `out/name` and return it."""
     rng = random.Random(config.seed)
     torch.manual_seed(config.seed)
     model, device = lm.model, torch.device(config.device)
-    bf16 = config.bf16
-    if bf16 is None:
-        bf16 = device.type == "cuda" and torch.cuda.is_bf16_supported()
+    bf16 = use_bf16(config.bf16, device)
     autocast = (lambda: torch.autocast(device.type, dtype=torch.bfloat16)) if bf16 else contextlib.nullcontext
     if config.dev_examples and len(dev) > config.dev_examples:
         dev = random.Random(config.seed).sample(list(dev), config.dev_examples)
@@ -196,20 +212,22 @@ def fit(lm: Seq2SeqLM, train: Sequence[Example], dev: Sequence[Example], config:
     for step in range(1, total + 1):
         # 1. one optimizer step over grad_accum batches, teacher-forced cross-entropy
         model.train()
-        loss_sum = 0.0
+        loss_sum = torch.zeros((), device=device)  # stays on the device: no host sync per step
         for _ in range(config.grad_accum):
             with autocast():
                 loss = model(**collate(lm, [train_ids[i] for i in next(batches)])).loss / config.grad_accum
             loss.backward()
-            loss_sum += float(loss.detach())
+            loss_sum += loss.detach()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
         scheduler.step()
         optimizer.zero_grad(set_to_none=True)
-        writer.add_scalar(f"{name}/train_loss", loss_sum, step)
-        writer.add_scalar(f"{name}/lr", scheduler.get_last_lr()[0], step)
         bar.update(1)
-        bar.set_postfix(loss=f"{loss_sum:.3f}", dev=f"{best_loss:.3f}")
+        if step % LOG_EVERY == 0 or step == total:
+            train_loss = float(loss_sum)
+            writer.add_scalar(f"{name}/train_loss", train_loss, step)
+            writer.add_scalar(f"{name}/lr", scheduler.get_last_lr()[0], step)
+            bar.set_postfix(loss=f"{train_loss:.3f}", dev=f"{best_loss:.3f}")
 
         # 2. dev loss now and then; the best checkpoint so far is what gets saved
         if step % config.eval_every == 0 or step == total:
