@@ -89,6 +89,16 @@ def test_admissible_commands_are_commands_that_change_the_game(cooking: Path) ->
         env.close()
 
 
+def test_admissible_commands_after_ctypes_util_was_imported(coin: Path) -> None:
+    # CI once failed here: importing `ctypes.util` before jericho turns the attribute `jericho.util`
+    # into ctypes' module. A fresh interpreter, so that the import order is the one a user's can have.
+    script = ("import ctypes.util, sys\nfrom textgym.envs.jericho import JerichoEnv\n"
+              "env = JerichoEnv(game_file=sys.argv[1])\nenv.reset()\nprint(len(env.admissible_commands()))")
+    done = subprocess.run([sys.executable, "-c", script, str(coin)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert int(done.stdout) > 0
+
+
 def test_commands_that_would_leave_the_episode_are_answered_not_sent(coin: Path, tmp_path: Path,
                                                                      monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)  # Frotz writes saves and transcripts to the working directory

@@ -138,9 +138,12 @@ def test_commands_reach_the_parser_as_one_line() -> None:
         # A raw backslash would hang the interpreter. (The status line after ">" counts turns.)
         assert env.step("\\help")[0].split(">")[0] == env.step("help")[0].split(">")[0]
         first, *rest = env.gold_path()
-        env.step(first.replace(" ", "\n "))  # the whole command acts, not only its first line
+        # A newline would run two commands in one step: refused, and the game is left as it was.
+        with pytest.raises(ValueError, match="newline or other control character"):
+            env.step(first.replace(" ", "\n "))
+        env.step(first)
         assert env.policy_commands() == rest
-        assert "pardon" in env.step(" \n")[0]  # nothing to parse: the game's own answer
+        assert "pardon" in env.step(" ")[0]  # nothing to parse: the game's own answer
     finally:
         env.close()
 

@@ -28,6 +28,7 @@ What this module adds to the stock `FrotzEnv`, and why:
 from __future__ import annotations
 
 import hashlib
+import importlib
 import os
 import re
 import subprocess
@@ -265,6 +266,9 @@ class JerichoEnv(TextEnv):
                  split: str = "train", variation: int | None = None, admissible_commands: bool = False,
                  extra_info: Sequence[str] = (), render_mode: str | None = None) -> None:
         self._jericho = require_jericho()
+        # Not `jericho.util`: once anything has imported `ctypes.util`, jericho's `from ctypes import *`
+        # makes that attribute ctypes' module; the submodule itself is only found by its full name.
+        self._util = importlib.import_module("jericho.util")
         if game != CUSTOM and game not in GAMES:
             raise ValueError(f"Unknown Jericho game {game!r}.{closest(str(game), GAMES)} The games are: "
                              f"{', '.join(GAMES)}; Jericho/custom-v0 plays any story file (game_file=).")
@@ -426,7 +430,7 @@ class JerichoEnv(TextEnv):
             raise NotImplementedError(
                 f"Jericho has no bindings (grammar) for {self.story_file.name}, so it cannot detect valid "
                 "actions: only its 57 games and TextWorld-made games have them.")
-        frotz, util = self._frotz, self._jericho.util
+        frotz, util = self._frotz, self._util
         names = self._object_names()
         candidates = frotz.act_gen.generate_actions(names)
         diff_to_actions = frotz._filter_candidate_actions(candidates, use_ctypes=True, use_parallel=False)
@@ -451,8 +455,8 @@ class JerichoEnv(TextEnv):
                 first.setdefault(word, len(first))
         groups: dict[str, list[tuple[bool, int, int, str]]] = {}
         for word in counts:
-            answer = self._jericho.util.clean(self._probe(f"examine {word}"))
-            if not self._jericho.util.recognized(answer):
+            answer = self._util.clean(self._probe(f"examine {word}"))
+            if not self._util.recognized(answer):
                 continue
             plain = _CLARIFICATION.sub("", answer)
             groups.setdefault(plain, []).append((plain == answer, counts[word], first[word], word))
