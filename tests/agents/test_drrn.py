@@ -16,7 +16,7 @@ import pytest
 import torch
 
 from textgym.agents import RandomAgent, load_agent
-from textgym.agents.common.rl import env_factory
+from textgym.agents.common.rl import RLTrainConfig, env_factory
 from textgym.agents.drrn import DRRN, DRRNAgent
 from textgym.agents.drrn.model import token_batch
 from textgym.cli import main
@@ -231,6 +231,8 @@ def test_bad_settings_and_files_are_clear_errors(trained: Path, tmp_path: Path) 
         DRRNAgent(tokenizer, fields=("smell",))
     with pytest.raises(ValueError, match="admissible_commands"):
         DRRNAgent(tokenizer).act("You see a coin.", {"task": "find the coin"})
+    with pytest.raises(ValueError, match="reward_scale"):
+        RLTrainConfig(reward_scale=0)
     broken = tmp_path / "broken"
     DRRNAgent.load(trained / "agent").save(broken)
     (broken / "model.pt").write_bytes(b"not a checkpoint")

@@ -94,7 +94,8 @@ def test_admissible_commands_after_ctypes_util_was_imported(coin: Path) -> None:
     # into ctypes' module. A fresh interpreter, so that the import order is the one a user's can have.
     script = ("import ctypes.util, sys\nfrom textgym.envs.jericho import JerichoEnv\n"
               "env = JerichoEnv(game_file=sys.argv[1])\nenv.reset()\nprint(len(env.admissible_commands()))")
-    done = subprocess.run([sys.executable, "-c", script, str(coin)], capture_output=True, text=True, timeout=300)
+    done = subprocess.run([sys.executable, "-c", script, str(coin)], capture_output=True, text=True,
+                          timeout=300)
     assert done.returncode == 0, done.stderr
     assert int(done.stdout) > 0
 

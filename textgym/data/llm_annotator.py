@@ -226,25 +226,33 @@ def resolve_model(model: str) -> tuple[str, str | None]:
     return model, None
 
 
+def load_causal_lm(model: str, device: str, gguf_file: str | None = None) -> tuple[Any, Any]:
+    """(tokenizer, model) of `model` (see `resolve_model`; `gguf_file` names the file inside a folder
+    or hub id), in evaluation mode on `device`, the tokenizer padding on the left for batched
+    generation. A model that cannot be loaded is a clear ValueError."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    path, gguf = (model, gguf_file) if gguf_file else resolve_model(model)
+    kwargs = {"gguf_file": gguf} if gguf else {}
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(path, **kwargs)
+        network = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32, **kwargs)
+    except OSError as error:
+        raise ValueError(f"Cannot load the model {model!r} ({error}). Give a local folder, a .gguf "
+                         "file, a model id in the local Hugging Face cache, or 'smollm2'.") from None
+    network.to(device).eval()
+    tokenizer.padding_side = "left"
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer, network
+
+
 class LocalModel:
     """A transformers causal LM run locally, greedy, batched with left padding."""
 
     def __init__(self, model: str = "smollm2", device: str = "cpu") -> None:
-        import torch
-        from transformers import AutoModelForCausalLM, AutoTokenizer
-
-        path, gguf = resolve_model(model)
-        kwargs = {"gguf_file": gguf} if gguf else {}
-        try:
-            self.tokenizer = AutoTokenizer.from_pretrained(path, **kwargs)
-            self.model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32, **kwargs)
-        except OSError as error:
-            raise ValueError(f"Cannot load the model {model!r} ({error}). Give a local folder, a .gguf "
-                             "file, a model id in the local Hugging Face cache, or 'smollm2'.") from None
-        self.model.to(device).eval()
-        self.tokenizer.padding_side = "left"
-        if self.tokenizer.pad_token is None:
-            self.tokenizer.pad_token = self.tokenizer.eos_token
+        self.tokenizer, self.model = load_causal_lm(model, device)
         self.device = device
         self.name = f"local:{model}"
 

@@ -113,7 +113,14 @@ def normalized_score(score: float, max_score: float) -> float:
 
     >>> normalized_score(-5, 100), normalized_score(1, 4)
     (0.0, 25.0)
+    >>> normalized_score(3, 0)
+    Traceback (most recent call last):
+    ValueError: A score can only be put on 0-100 with a known maximum; this game reports max_score 0 ...
     """
+    if not float(max_score) > 0:
+        raise ValueError(f"A score can only be put on 0-100 with a known maximum; this game reports "
+                         f"max_score {max_score} (Jericho reports 0 for story files it has no bindings "
+                         "for). Evaluate and train on a game whose maximum score is known.")
     return 100.0 * max(float(score), 0.0) / float(max_score)
 
 

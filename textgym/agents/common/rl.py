@@ -21,6 +21,7 @@ from textgym.agents.common.config import option
 from textgym.agents.common.logs import EpisodeLog
 from textgym.agents.common.splits import refuse_test_split
 from textgym.data.gold import make_kwargs as data_make_kwargs
+from textgym.evaluation.protocols import normalized_score
 from textgym.validation import check_integer
 from textgym.wrappers.candidates import CandidateActions, check_max_candidates
 
@@ -68,6 +69,9 @@ class RLTrainConfig:
         if self.num_envs < len(self.env):
             raise ValueError(f"num_envs ({self.num_envs}) must be at least the number of env ids "
                              f"({len(self.env)}), so that every id gets an env.")
+        if not self.reward_scale > 0:
+            raise ValueError(f"reward_scale must be a positive reward per full score, got "
+                             f"{self.reward_scale!r}.")
         if self.max_candidates is not None or not self.all_candidates:
             check_max_candidates(self.max_candidates)
         refuse_test_split([self.split], f"split={self.split!r}", "RL training", "use --split train")
@@ -106,7 +110,7 @@ def env_factory(env_id: str, kwargs: dict[str, Any], max_candidates: int | None,
     def make() -> gym.Env:
         more = {} if max_candidates else {"admissible_commands": True}
         env = gym.make(env_id, **kwargs, **more)
-        scale = reward_scale / float(env.unwrapped.max_score)
+        scale = normalized_score(reward_scale, env.unwrapped.max_score) / 100.0  # a clear error for max 0
         env = gym.wrappers.TransformReward(env, lambda reward: reward * scale)
         return wrap(CandidateActions(env, max_candidates) if max_candidates else env)
 

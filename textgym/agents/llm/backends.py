@@ -171,25 +171,11 @@ class LocalChat:
     """
 
     def __init__(self, model: str = "smollm2", gguf_file: str | None = None, device: str = "cpu") -> None:
-        import torch
-        from transformers import AutoModelForCausalLM, AutoTokenizer
+        from textgym.data.llm_annotator import load_causal_lm
 
-        from textgym.data.llm_annotator import resolve_model
-
-        path, gguf = (model, gguf_file) if gguf_file else resolve_model(model)
-        kwargs = {"gguf_file": gguf} if gguf else {}
-        try:
-            self.tokenizer = AutoTokenizer.from_pretrained(path, **kwargs)
-            self.model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32, **kwargs)
-        except OSError as error:
-            raise ValueError(f"Cannot load the model {model!r} ({error}). Give a local folder, a .gguf file, "
-                             "a model id in the local Hugging Face cache, or 'smollm2'.") from None
+        self.tokenizer, self.model = load_causal_lm(model, device, gguf_file)
         if not self.tokenizer.chat_template:
             raise ValueError(f"The model {model!r} has no chat template, so it cannot take chat messages.")
-        self.model.to(device).eval()
-        self.tokenizer.padding_side = "left"
-        if self.tokenizer.pad_token is None:
-            self.tokenizer.pad_token = self.tokenizer.eos_token
         self.device = device
         self.name = f"local:{model}"
 
