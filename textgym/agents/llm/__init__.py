@@ -3,6 +3,6 @@ transformers model (`LLMAgent`), its backends, a local server for SmolLM2 (`serv
 adapter for LLM RL on `textgym.wrappers.ChatView` episodes (`trl`)."""
 
 from textgym.agents.llm.agent import LLMAgent
-from textgym.agents.llm.backends import LocalChat, OpenAIChat, Reply
+from textgym.llm_backends import LocalChat, OpenAIChat, Reply
 
 __all__ = ["LLMAgent", "LocalChat", "OpenAIChat", "Reply"]

