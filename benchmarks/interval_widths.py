@@ -11,6 +11,7 @@ difference to `--compare-to`. This is how the default protocol was sized (README
 from __future__ import annotations
 
 import argparse
+import math
 
 from rich.console import Console
 from rich.table import Table
@@ -26,6 +27,12 @@ def first_variations(results: list, count: int) -> list:
         if r.variation in kept[r.env_id] or len(kept[r.env_id]) < count:
             kept[r.env_id] = sorted({*kept[r.env_id], r.variation})
     return [r for r in results if r.variation in kept[r.env_id]]
+
+
+def half_width(interval: dict[str, float]) -> str:
+    """"±w", or "n/a" where a task had one episode (no interval, see `textgym.evaluation.statistics`)."""
+    width = (interval["high"] - interval["low"]) / 2
+    return "n/a" if math.isnan(width) else f"±{width:.1f}"
 
 
 def main() -> None:
@@ -50,9 +57,9 @@ def main() -> None:
         cells = []
         for size in args.sizes:
             row = widths[size][name]
-            cell = f"±{(row['mean']['high'] - row['mean']['low']) / 2:.1f}"
+            cell = half_width(row["mean"])
             if "difference" in row:
-                cell += f" / ±{(row['difference']['high'] - row['difference']['low']) / 2:.1f}"
+                cell += f" / {half_width(row['difference'])}"
             cells.append(cell)
         table.add_row(name, *cells)
     Console().print(table)

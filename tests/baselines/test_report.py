@@ -98,6 +98,14 @@ def test_terminal_tables_fit_80_columns_and_keep_task_names_apart() -> None:
     assert sorted(first_cells) == ["find-living-thing", "find-non-living-thing"]
 
 
+def test_one_episode_per_task_prints_no_interval_rather_than_a_point() -> None:
+    console = Console(width=80, record=True, color_system=None)
+    print_tables(columns({"random": [0.0, 100.0, 0.0, 0.0], "mine": [100.0, 0.0, 100.0, 0.0]}),
+                 title="quick", console=console)
+    rows = {line.split()[0]: line for line in console.export_text().splitlines() if line.strip()}
+    assert "25 [n/a]" in rows["random"] and "50 [n/a]" in rows["mine"]  # not "25 [25, 25]"
+
+
 def test_report_combines_runs_and_refuses_disagreeing_ones(tmp_path, capsys) -> None:
     scores = columns({"random": [0.0] * 8, "mine": [100.0, 0.0] * 4})
     first = {name: results[:4] for name, results in scores.items()}

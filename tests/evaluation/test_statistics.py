@@ -27,6 +27,14 @@ def test_each_task_counts_once_whatever_its_episode_count():
     assert mean_over_tasks({"a": [0.0], "b": [100.0] * 9}).estimate == 50.0
 
 
+def test_a_task_with_one_episode_has_no_interval():
+    # One episode has no spread to resample: a point interval would look certain, so it is undefined.
+    interval = mean_over_tasks({"a": [30.0], "b": [0.0, 100.0]})
+    assert interval.estimate == 40.0 and not interval.defined
+    assert f"{interval}" == "40.0 [n/a]"
+    assert not paired_difference({"t": [1.0]}, {"t": [0.0]}).defined
+
+
 def test_constant_scores_give_a_point_interval():
     interval = mean_over_tasks({"a": [100.0] * 4, "b": [0.0] * 2})
     assert (interval.low, interval.high) == (50.0, 50.0)

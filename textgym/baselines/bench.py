@@ -149,7 +149,9 @@ def chart(path: Path, columns: Mapping[str, Sequence[Any]]) -> None:
         intervals = [mean_over_tasks({env: by_task[name][env]}) if env in by_task[name] else None
                      for env in envs] + [mean_over_tasks(by_task[name])]
         means = np.array([i.estimate if i else np.nan for i in intervals])
-        errors = np.array([[i.estimate - i.low, i.high - i.estimate] if i else [0, 0] for i in intervals]).T
+        # no bar where a task has one episode (its interval is undefined; the table says n/a)
+        errors = np.array([[i.estimate - i.low, i.high - i.estimate] if i and i.defined else [0, 0]
+                           for i in intervals]).T
         axis.bar(np.arange(len(labels)) + index * width, means, width, yerr=errors, capsize=2,
                  error_kw={"linewidth": 0.8}, label=name)
     axis.set_xticks(np.arange(len(labels)) + width * (len(agents) - 1) / 2)

@@ -20,6 +20,7 @@ from typing import Any
 
 from rich import box
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from textgym.baselines.references import Reference
@@ -174,10 +175,10 @@ def _rich_table(header: Sequence[str], rows: Sequence[Sequence[str]], title: str
     table = Table(title=title or None, box=box.SIMPLE_HEAD, pad_edge=False, title_justify="left")
     for index, name in enumerate(header):
         # Long first-column names wrap instead of being cut, so no two rows read the same.
-        table.add_column(name, justify="left" if index == 0 else "right", overflow="fold")
+        table.add_column(escape(name), justify="left" if index == 0 else "right", overflow="fold")
     overall = next((i for i, row in enumerate(rows) if row[0] == "overall"), None) if rule_overall else None
     for index, row in enumerate(rows):  # lines above and below the overall row
-        table.add_row(*row, end_section=overall is not None and index in (overall - 1, overall)
+        table.add_row(*map(escape, row), end_section=overall is not None and index in (overall - 1, overall)
                       and index < len(rows) - 1)
     return table
 

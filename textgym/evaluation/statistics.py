@@ -22,6 +22,12 @@ independently: exactly a stratified bootstrap). The aggregates are rliable's:
 50.0
 >>> mean_over_tasks({"a": [30.0, 30.0]}).low
 30.0
+
+A task with a single episode has no spread to resample, so no interval can be read off: the
+interval is undefined (NaN, printed `[n/a]`) rather than a point that would look certain.
+
+>>> print(f"{mean_over_tasks({'a': [30.0], 'b': [0.0, 100.0]})}")
+40.0 [n/a]
 """
 
 from __future__ import annotations
@@ -49,11 +55,18 @@ class Interval:
     def half_width(self) -> float:
         return (self.high - self.low) / 2
 
+    @property
+    def defined(self) -> bool:
+        """False when some task had a single episode (see the module doc)."""
+        return not (np.isnan(self.low) or np.isnan(self.high))
+
     def to_dict(self) -> dict[str, float]:
         return {"estimate": self.estimate, "low": self.low, "high": self.high}
 
     def __format__(self, spec: str) -> str:
         spec = spec or ".1f"
+        if not self.defined:
+            return f"{self.estimate:{spec}} [n/a]"
         return f"{self.estimate:{spec}} [{self.low:{spec}}, {self.high:{spec}}]"
 
 
@@ -82,7 +95,9 @@ def stratified_bootstrap(scores: ScoresByTask, statistic: Callable[..., np.ndarr
     episodes of each task independently (deterministic for a given `seed`)."""
     samples = _samples(scores)
     estimate = float(statistic(*samples, axis=-1))
-    if all(sample.size == 1 or np.all(sample == sample[0]) for sample in samples):
+    if any(sample.size == 1 for sample in samples):
+        return Interval(estimate, float("nan"), float("nan"))  # one episode: no spread to resample
+    if all(np.all(sample == sample[0]) for sample in samples):
         return Interval(estimate, estimate, estimate)  # nothing to resample: the interval is a point
     result = stats.bootstrap(samples, statistic, n_resamples=resamples, confidence_level=confidence,
                              method="percentile", vectorized=True, paired=False, axis=-1,
