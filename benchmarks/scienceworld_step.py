@@ -4,8 +4,9 @@ For each task, replays the gold path of its first test variation through (a) sto
 `ScienceWorldEnv.step` (look, inventory, task text and the valid-command list on every step),
 (b) textgym without admissible commands and (c) textgym with `admissible_commands=True`, each in
 a fresh JVM. Replay 1 is *cold* (the first episode in a new JVM: class loading and JIT warm-up);
-replays 2.. are *warm*. The systems take turns replay by replay, so they share the machine's load
-alike. Prints per-task ms/step and the ratios stock/textgym (above 1 = textgym faster), then the
+replays 2.. are *warm*. The systems take turns replay by replay, in a rotating order, so they
+share the machine's load alike. Prints per-task ms/step and the ratios stock/textgym (above 1 =
+textgym faster), then the
 minimum over tasks next to the aggregate (total stock time / total textgym time).
 
 Each task's result is appended to `--results` (JSON lines; default in textgym's cache dir) as
@@ -87,9 +88,10 @@ def measure(task: str, replays: int, simplification: str, with_identity_hashes: 
         envs["identity hashes"].identity_hashes = True
     seconds: dict[str, list[float]] = {name: [] for name in envs}
     try:
-        for _ in range(1 + replays):
-            for name, env in envs.items():
-                seconds[name].append(replay(env, task, variation, simplification, actions))
+        names = list(envs)
+        for index in range(1 + replays):  # who goes first rotates, so no system always follows another
+            for name in names[index % len(names):] + names[:index % len(names)]:
+                seconds[name].append(replay(envs[name], task, variation, simplification, actions))
     finally:
         for env in envs.values():
             env.close()
