@@ -6,8 +6,8 @@ For each task, replays the gold path of its first test variation through (a) sto
 a fresh JVM. Replay 1 is *cold* (the first episode in a new JVM: class loading and JIT warm-up);
 replays 2.. are *warm*. The systems take turns replay by replay, in a rotating order, so they
 share the machine's load alike. Prints per-task ms/step and the ratios stock/textgym (above 1 =
-textgym faster), then the
-minimum over tasks next to the aggregate (total stock time / total textgym time).
+textgym faster), then the minimum over tasks next to the aggregate (total stock time / total
+textgym time).
 
 Each task's result is appended to `--results` (JSON lines; default in textgym's cache dir) as
 soon as it is measured, and tasks already there are skipped, so an interrupted run resumes;
