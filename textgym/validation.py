@@ -45,6 +45,21 @@ def check_positive(name: str, value: Any, optional: bool = False) -> float:
     return value
 
 
+def check_non_negative(name: str, value: Any) -> float:
+    """`value` as a float if it is a number >= 0 (a temperature, say), else a `ValueError` naming `name`.
+
+    >>> check_non_negative("temperature", 0)
+    0.0
+    >>> check_non_negative("temperature", -1)
+    Traceback (most recent call last):
+    ...
+    ValueError: temperature must be a number >= 0, got -1.
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value >= 0:
+        raise ValueError(f"{name} must be a number >= 0, got {value!r}.")
+    return float(value)
+
+
 def check_command(action: Any, charset: frozenset[str], max_length: int) -> str:
     """`action` as a str if it is a non-empty command of at most `max_length` characters of
     `charset`, else a `TypeError` or `ValueError` that says what is wrong.

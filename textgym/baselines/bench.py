@@ -234,15 +234,14 @@ def run(args: argparse.Namespace) -> int:
                   compare_to=args.compare_to)
     (out / "table.md").write_text(f"### {title}\n\n" + markdown_report(columns, references, args.compare_to))
     chart(out / "chart.png", columns)
+    seconds = time.perf_counter() - started
     write_json_atomic(out / "config.json", {
         "command": vars(args) | {"command_module": None}, "protocol": asdict(protocol),
         "episodes": [asdict(e) for e in episodes], "agents": {f"{n} (seed {s})" if s is not None else n: r
                                                             for n, s, r in runs},
-        "training": training, "seconds": round(time.perf_counter() - started, 1),
-        "seconds_training": round(trained - started, 1), "seconds_evaluating": round(evaluated - trained, 1),
-        "versions": versions(),
+        "training": training, "seconds": round(seconds, 1), "seconds_training": round(trained - started, 1),
+        "seconds_evaluating": round(evaluated - trained, 1), "versions": versions(),
     })
-    seconds = time.perf_counter() - started
     console.print(f"wrote {', '.join(RESULT_FILES)} into {out} ({seconds:.0f} s in all: "
                   f"{trained - started:.0f} s training or loading agents, "
                   f"{evaluated - trained:.0f} s evaluating)")

@@ -22,7 +22,7 @@ from textgym.agents.common.logs import EpisodeLog
 from textgym.agents.common.splits import refuse_test_split
 from textgym.data.gold import make_kwargs as data_make_kwargs
 from textgym.evaluation.protocols import normalized_score
-from textgym.validation import check_integer
+from textgym.validation import check_integer, check_positive
 from textgym.wrappers.candidates import CandidateActions, check_max_candidates
 
 DEFAULT_ENV = "ScienceWorld/find-living-thing-v0"
@@ -69,9 +69,7 @@ class RLTrainConfig:
         if self.num_envs < len(self.env):
             raise ValueError(f"num_envs ({self.num_envs}) must be at least the number of env ids "
                              f"({len(self.env)}), so that every id gets an env.")
-        if not self.reward_scale > 0:
-            raise ValueError(f"reward_scale must be a positive reward per full score, got "
-                             f"{self.reward_scale!r}.")
+        check_positive("reward_scale", self.reward_scale)
         if self.max_candidates is not None or not self.all_candidates:
             check_max_candidates(self.max_candidates)
         refuse_test_split([self.split], f"split={self.split!r}", "RL training", "use --split train")

@@ -15,7 +15,7 @@ import torch
 from textgym.agents.base import SeededAgent, read_agent_file
 from textgym.agents.common.sampling import sample_actions
 from textgym.agents.drrn.model import DEFAULT_CHUNK_SIZE, DRRN, token_batch
-from textgym.validation import check_integer
+from textgym.validation import check_integer, check_non_negative
 from textgym.wrappers.candidates import check_max_candidates, select_candidates
 from textgym.wrappers.encoding import (
     EncodeDict,
@@ -118,15 +118,13 @@ class DRRNAgent(SeededAgent):
                  candidate_length: int = 12, embedding_dim: int = 32, hidden_dim: int = 64,
                  temperature: float = 0.0, chunk_size: int = DEFAULT_CHUNK_SIZE, device: str = "cpu") -> None:
         super().__init__(device)
-        if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or temperature < 0:
-            raise ValueError(f"temperature must be a number >= 0, got {temperature!r}.")
         self.tokenizer = tokenizer
         self.fields = check_fields(fields)
         self.max_candidates = None if max_candidates is None else check_max_candidates(max_candidates)
         self.encoder = TokenIdEncoder(tokenizer, max_length)
         self.candidate_encoder = TokenIdEncoder(tokenizer, candidate_length)
         self.commands = CommandTable(self.candidate_encoder)
-        self.temperature = float(temperature)
+        self.temperature = check_non_negative("temperature", temperature)
         self.chunk_size = check_integer("chunk_size", chunk_size, low=1)
         self.network = DRRN(len(tokenizer), self.fields, pad_id=self.encoder.pad_id,
                             embedding_dim=embedding_dim, hidden_dim=hidden_dim).to(device)
@@ -150,21 +148,23 @@ class DRRNAgent(SeededAgent):
             states: the `EncodeDict` state fields, batched numpy word ids.
             candidates: for each state, the `CommandTable` rows of its candidate commands.
         """
-        pad = self.encoder.pad_id
         flat = np.concatenate(candidates) if len(candidates) else np.zeros(0, dtype=np.int64)
         unique, inverse = np.unique(flat, return_inverse=True)
         bounds = np.cumsum([len(c) for c in candidates])[:-1]
         parts = [torch.from_numpy(part) for part in np.split(inverse.reshape(-1), bounds)]
-        return self.network.q_values({f: token_batch(states[f], pad, self.device) for f in self.fields},
-                                     token_batch(self.commands.ids(unique), pad, self.device), parts,
+        return self.network.q_values(self._state_batch(states), self._command_batch(unique), parts,
                                      self.chunk_size)
 
     def q_taken(self, states: Mapping[str, np.ndarray], commands: np.ndarray) -> torch.Tensor:
         """Q of one command per state `(B,)`, with gradients (`commands`: `CommandTable` rows)."""
-        pad = self.encoder.pad_id
-        state = self.network.encode_state({f: token_batch(states[f], pad, self.device) for f in self.fields})
-        encoded = self.network.encode_commands(token_batch(self.commands.ids(commands), pad, self.device))
-        return self.network.score(state, encoded)
+        state = self.network.encode_state(self._state_batch(states))
+        return self.network.score(state, self.network.encode_commands(self._command_batch(commands)))
+
+    def _state_batch(self, states: Mapping[str, np.ndarray]) -> dict[str, Any]:
+        return {f: token_batch(states[f], self.encoder.pad_id, self.device) for f in self.fields}
+
+    def _command_batch(self, rows: np.ndarray) -> Any:
+        return token_batch(self.commands.ids(rows), self.encoder.pad_id, self.device)
 
     # ------------------------------------------------------------------ Agent API
     def act_batch(self, observations: Sequence[str], infos: Sequence[dict[str, Any]],

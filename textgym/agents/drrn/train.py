@@ -30,7 +30,7 @@ from textgym.agents.common.record import TrainedAgent, finish
 from textgym.agents.common.rl import RLTrainConfig, env_factories, run_directory, run_tokenizer, write_summary
 from textgym.agents.common.sampling import sample_actions
 from textgym.agents.common.seeding import seed_everything
-from textgym.validation import check_integer
+from textgym.validation import check_integer, check_non_negative
 
 
 @dataclass(kw_only=True)
@@ -58,9 +58,7 @@ class DRRNTrainConfig(RLTrainConfig):
         for name in ("batch_size", "buffer_size", "max_length", "candidate_length", "hidden_dim",
                      "embedding_dim", "tokenizer_episodes"):
             check_integer(name, getattr(self, name), low=1)
-        if isinstance(self.temperature, bool) or not isinstance(self.temperature, int | float) \
-                or self.temperature < 0:
-            raise ValueError(f"temperature must be a number >= 0, got {self.temperature!r}.")
+        check_non_negative("temperature", self.temperature)
 
 
 class ReplayBuffer:

@@ -32,7 +32,7 @@ from typing import Any
 
 from textgym.agents.base import SeededAgent
 from textgym.llm_backends import ChatBackend, LocalChat, Messages, OpenAIChat
-from textgym.validation import check_integer
+from textgym.validation import check_integer, check_non_negative
 from textgym.wrappers.chat import (
     assistant_message,
     check_style,
@@ -110,9 +110,7 @@ class LLMAgent(SeededAgent):
         check_style(settings.get("style", "act"))
         if settings.get("ground", "overlap") not in GROUNDINGS:
             raise ValueError(f"Unknown grounding {settings['ground']!r}; choose one of {GROUNDINGS}.")
-        if not settings.get("temperature", 0.0) >= 0:
-            raise ValueError(f"temperature must be at least 0, got {settings['temperature']}.")
-        settings["temperature"] = float(settings.get("temperature", 0.0))
+        settings["temperature"] = check_non_negative("temperature", settings.get("temperature", 0.0))
         if settings.get("max_tokens") is None:
             settings["max_tokens"] = 96 if settings.get("style") == "react" else 32
         for name, low in (("seed", 0), ("max_tokens", 1), ("context_tokens", 64), ("max_commands", 0),

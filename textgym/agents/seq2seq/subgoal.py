@@ -114,7 +114,6 @@ class SubgoalAgent(Seq2SeqAgent):
         return {**super().config(), "max_subgoal_ends": self.max_subgoal_ends}
 
 
-
 class OraclePlannerAgent(SubgoalAgent):
     """Diagnostic: the trained executor under the simulator's own sub-goal sequence (an oracle planner).
 
