@@ -1,6 +1,7 @@
-"""Where the LLM agent's replies come from: an OpenAI-compatible chat endpoint or a local
-transformers causal LM. Both answer a batch of conversations (one per env) with `Reply`s that
-carry their token counts, so cost is measured the same way for both.
+"""Where LLM replies come from, for the LLM agent and the LLM sub-goal annotator: an
+OpenAI-compatible chat endpoint or a local transformers causal LM (`resolve_model` and
+`load_causal_lm` find and load it, for both users). Both answer a batch of conversations (one per
+env) with `Reply`s that carry their token counts, so cost is measured the same way for both.
 
 - `OpenAIChat`: any server that speaks the chat-completions API (vLLM, llama.cpp's server,
   `transformers serve`, hosted APIs), through the `openai` client. A batch is sent as concurrent
