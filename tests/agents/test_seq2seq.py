@@ -18,6 +18,7 @@ import pytest
 import torch
 
 from textgym.agents import load_agent
+from textgym.agents.common.record import RECORD_FILE, RECORD_KEYS
 from textgym.agents.seq2seq import (
     BCAgent,
     BCTrainConfig,
@@ -207,6 +208,22 @@ def scripted_inputs(data: dict[str, Path]) -> tuple[list[str], list[dict]]:
     return observations, infos
 
 
+def test_beam_search_returns_the_beams_of_stock_generate(agents, data):
+    """`Seq2SeqLM.generate` skips reordering the cross-attention cache between beams (it is one
+    copy of the encoder output per beam of a prompt): the beams must be those of stock `generate`,
+    here on prompts of different lengths padded into one batch."""
+    lm = Seq2SeqLM.load(agents["bc"] / "model")
+    observations, _ = scripted_inputs(data)
+    prompts = [observations[0], observations[0][:40], " ".join(observations[:3])]
+    batch = lm.encode(prompts)
+    assert batch["attention_mask"].sum(dim=1).unique().numel() == 3  # three lengths, so padding
+    with torch.inference_mode():
+        stock = lm.model.generate(**batch, num_beams=4, num_return_sequences=4, max_new_tokens=12,
+                                  do_sample=False, early_stopping=True)
+    texts = [" ".join(t.split()) for t in lm.tokenizer.batch_decode(stock, skip_special_tokens=True)]
+    assert lm.generate(prompts, num_beams=4, max_new_tokens=12) == [texts[0:4], texts[4:8], texts[8:12]]
+
+
 @pytest.mark.parametrize("kind", ["bc", "subgoal"])
 def test_save_and_load_give_identical_actions(agents, data, tmp_path, kind):
     agent = load_agent(agents[kind])
@@ -228,6 +245,8 @@ def test_cli_trains_an_agent_that_eval_loads(data, tmp_path):
                  "--out", str(out), *TINY_ARGS]) == 0
     assert (out / "model" / "model.safetensors").is_file() and (out / "tensorboard").is_dir()
     assert json.loads((out / "training.json").read_text())["models"][0]["steps"] == 3
+    record = json.loads((out / RECORD_FILE).read_text())  # the same keys for every trainer
+    assert tuple(record) == RECORD_KEYS and record["agent"] == "." and record["budget"]["steps"] == 3
     assert main(["eval", "--agent", str(out), "--protocol", "quick", "--env", ENV_IDS[0], "--variations", "1",
                  "--num-envs", "1", "--out", str(tmp_path / "eval")]) == 0
     result = json.loads((tmp_path / "eval" / "results.json").read_text())
