@@ -46,6 +46,20 @@ def test_results_do_not_depend_on_parallelism() -> None:
     assert [r.actions for r in one] == [r.actions for r in three]
 
 
+def test_slots_spread_over_the_tasks_so_each_env_starts_once(monkeypatch) -> None:
+    """Two slots, two tasks of three episodes: a slot per task (2 JVMs), not both slots on the first
+    task and then both on the second (4 JVMs, and 4 slow first episodes)."""
+    import textgym.evaluation.evaluate as loop
+
+    made = []
+    make = loop.gym.make
+    monkeypatch.setattr(loop.gym, "make", lambda env_id, **kwargs: made.append(env_id) or make(env_id, **kwargs))
+    episodes = specs(SHORT, [93, 94, 95], max_steps=5) + specs(BOIL, [21, 22, 23], max_steps=5)
+    two = evaluate(RandomAgent(), episodes, num_envs=2)
+    assert sorted(made) == [BOIL, SHORT]
+    assert [r.actions for r in two] == [r.actions for r in evaluate(RandomAgent(), episodes, num_envs=1)]
+
+
 class FocusOnAir:
     """A plain policy (no Agent base class): focusing on air loses boil at once."""
 

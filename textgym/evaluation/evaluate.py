@@ -1,7 +1,10 @@
 """Run an agent on a list of episodes and score it: the loop behind `textgym eval` and `bench`.
 
-Episodes run `num_envs` at a time. Each slot owns one env (reused while consecutive episodes use
-the same id, so a JVM serves many episodes); the agent is asked for all active slots in one
+Episodes run `num_envs` at a time. Each slot owns one env, and keeps it for as long as episodes of
+the same id and settings are queued: a slot that needs a new env takes the id with the most
+queued episodes per slot already on it, so each env (and its JVM) starts about once per slot and
+protocol task instead of once per task change (a new JVM and its first, slow, episode cost
+seconds). The agent is asked for all active slots in one
 `act_batch` call, and the envs step concurrently in threads (each simulator is its own JVM
 process, so their steps overlap). Every episode carries its own seed, used for the env reset and
 the agent's slot, so a result does not depend on `num_envs`, the order, or the backend.
@@ -145,6 +148,28 @@ def env_kwargs_for(agent: BatchedAgent, spec: EpisodeSpec) -> dict[str, Any]:
             "extra_info": extras, "max_episode_steps": spec.max_steps}
 
 
+def env_key(spec: EpisodeSpec, kwargs: dict[str, Any]) -> tuple[str, str]:
+    """Episodes with the same key can share one env."""
+    return spec.env_id, repr(sorted(kwargs.items()))
+
+
+def next_episode(queue: Sequence[tuple[int, EpisodeSpec, tuple]], key: tuple | None,
+                 held: Sequence[tuple | None]) -> int:
+    """Position in `queue` of the episode a slot runs next: the first one its env (`key`) can run,
+    else the first of the key with the most queued episodes per slot already holding it (`held`:
+    the other slots' keys), so that slots spread over the envs instead of all changing together.
+
+        >>> queue = [(0, None, "a"), (1, None, "a"), (2, None, "a"), (3, None, "b"), (4, None, "b")]
+        >>> next_episode(queue, "b", []), next_episode(queue, None, []), next_episode(queue, None, ["a"])
+        (3, 0, 3)
+    """
+    keys = [item[2] for item in queue]
+    if key in keys:
+        return keys.index(key)
+    counts = {k: keys.count(k) / (1 + list(held).count(k)) for k in dict.fromkeys(keys)}
+    return keys.index(max(counts, key=counts.get))  # max keeps the first of equal counts
+
+
 class _Slot:
     """One parallel episode: its env (kept while the id and keywords stay the same) and state."""
 
@@ -154,7 +179,7 @@ class _Slot:
         self.spec: EpisodeSpec | None = None
 
     def start(self, spec: EpisodeSpec, kwargs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-        key = (spec.env_id, repr(sorted(kwargs.items())))
+        key = env_key(spec, kwargs)
         if key != self.key:
             self.close()
             self.env, self.key = gym.make(spec.env_id, disable_env_checker=True, **kwargs), key
@@ -194,40 +219,49 @@ def evaluate(policy: Any, episodes: Iterable[EpisodeSpec], num_envs: int = 1,
         on_result: called after each finished episode (progress displays use it).
     """
     agent, batched = as_agent(policy)
-    queue = list(enumerate(episodes))
+    queue = [(index, spec, env_key(spec, env_kwargs_for(agent, spec))) for index, spec in enumerate(episodes)]
     num_envs = max(1, min(num_envs if batched else 1, len(queue) or 1))
     results: dict[int, EpisodeResult] = {}
     slots = [_Slot() for _ in range(num_envs)]
     active: dict[int, tuple[int, str, dict[str, Any]]] = {}  # slot -> (episode index, obs, info)
     agent.reset(num_envs)
 
-    def fill(slot: int) -> None:
-        if queue:
-            index, spec = queue.pop(0)
-            agent.reset_env(slot, spec.seed)
-            observation, info = slots[slot].start(spec, env_kwargs_for(agent, spec))
+    planned: dict[int, tuple] = {}  # slot -> env key of its episode, for the slots that have one
+
+    def fill(free: Sequence[int]) -> None:
+        """Give each free slot its next episode; the envs start (or reset) concurrently."""
+        picks = []
+        for slot in free:
+            if queue:
+                held = [key for other, key in planned.items() if other != slot]
+                index, spec, planned[slot] = queue.pop(next_episode(queue, slots[slot].key, held))
+                agent.reset_env(slot, spec.seed)
+                picks.append((slot, index, spec))
+        starts = pool.map(lambda pick: slots[pick[0]].start(pick[2], env_kwargs_for(agent, pick[2])), picks)
+        for (slot, index, _), (observation, info) in zip(picks, list(starts), strict=True):
             active[slot] = (index, observation, info)
 
     with ThreadPoolExecutor(max_workers=num_envs) as pool:
         try:
-            for slot in range(num_envs):
-                fill(slot)
+            fill(range(num_envs))
             while active:
                 order = sorted(active)
                 actions = agent.act_batch([active[s][1] for s in order], [active[s][2] for s in order], order)
                 outcomes = list(pool.map(lambda pair: slots[pair[0]].step(pair[1]),
                                          zip(order, actions, strict=True)))
+                ended = []
                 for slot, (observation, _, terminated, truncated, info) in zip(order, outcomes, strict=True):
                     index = active[slot][0]
                     if terminated or truncated:
-                        del active[slot]
+                        del active[slot], planned[slot]
                         results[index] = slots[slot].result()
                         results[index].usage = usage_of(agent, slot)
                         if on_result is not None:
                             on_result(results[index])
-                        fill(slot)
+                        ended.append(slot)
                     else:
                         active[slot] = (index, observation, info)
+                fill(ended)
         finally:
             for slot in slots:
                 slot.close()
