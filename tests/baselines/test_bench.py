@@ -58,6 +58,8 @@ def test_bench_bad_input_is_a_clear_error(tmp_path, capsys) -> None:
     assert "--compare-to 'bc' is not among the agents" in capsys.readouterr().err
     assert main(["bench", "--agents", "randomm", "--out", str(tmp_path / "r")]) == 2
     assert "Unknown baseline(s) ['randomm']" in capsys.readouterr().err
+    assert main(["bench", "--agents", "random", "--threads", "0", "--out", str(tmp_path / "r")]) == 2
+    assert "--threads must be a positive integer, got 0" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["bench", "--protocol", "papr"])
     assert "invalid choice: 'papr'" in capsys.readouterr().err
@@ -70,6 +72,22 @@ def test_local_and_ray_backends_agree() -> None:
     local = run_episodes("random", episodes, "local", num_envs=2)
     on_ray = run_episodes("random", episodes, "ray", num_envs=2)
     assert [r.to_dict() | {"seconds": 0} for r in local] == [r.to_dict() | {"seconds": 0} for r in on_ray]
+
+
+def test_evaluation_sets_the_agents_torch_threads() -> None:
+    """A trainer earlier in the process (DRRN and PPO set 1 thread) or the machine's core count
+    must not decide the thread count an agent is evaluated with: cold and cached benches agree."""
+    import torch
+
+    episodes = [dataclasses.replace(protocol_episodes(PROTOCOLS["quick"], [SHORT], variations_per_task=1)[0],
+                                    max_steps=2)]
+    torch.set_num_threads(2)
+    run_episodes("random", episodes, "local", threads=1)
+    assert torch.get_num_threads() == 1
+    run_episodes("random", episodes, "local", threads=2)
+    assert torch.get_num_threads() == 2
+    with pytest.raises(ValueError, match="threads must be a positive integer"):
+        run_episodes("random", episodes, "local", threads=0)
 
 
 def test_ray_actors_ask_for_a_gpu_share_on_cuda() -> None:

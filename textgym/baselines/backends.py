@@ -4,22 +4,52 @@ Both backends take the agent as a *reference* (a built-in name, a saved director
 `module:Class`), because a Ray worker must build its own copy. Each Ray actor holds one agent and
 one env at a time and receives the episodes of one env id in chunks, so a JVM serves many
 episodes. Every episode carries its own seed, so both backends give the same results.
+
+Both set torch's CPU threads for the agent (`threads`, 1 by default) before it acts. Left to
+torch, the count is the machine's core count, which makes the agent's arithmetic differ from one
+machine to the next, and, in a process that trained an agent first, whatever the trainer set (a
+cold `textgym bench` and a cached one then evaluated with different counts). One thread is also
+the fastest setting for the small bundled models next to the simulators' JVMs: with two cores,
+two torch threads contending with the JVMs made a beam search 16x slower (0.13 s against 2.0 s
+per batch of 4 prompts, `benchmarks/eval_threads.py`).
 """
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Callable, Sequence
 from itertools import groupby
 
 from textgym.distributed import check_backend, ray_session
 from textgym.evaluation.evaluate import EpisodeResult, EpisodeSpec, evaluate
+from textgym.validation import check_integer
+
+DEFAULT_THREADS = 1
+"""torch CPU threads of an evaluated agent (see the module docstring)."""
+
+
+def set_threads(threads: int) -> None:
+    """Set torch's CPU threads for this process (imported here so that env-only runs skip torch)."""
+    import torch
+
+    check_integer("threads", threads, low=1)
+    torch.set_num_threads(threads)
+
+
+def add_threads_argument(parser: argparse.ArgumentParser) -> None:
+    """`--threads`, as `textgym bench` and `textgym eval` take it."""
+    parser.add_argument("--threads", type=int, default=DEFAULT_THREADS,
+                        help=f"torch CPU threads of the evaluated agents (default: {DEFAULT_THREADS}, the "
+                             "same on every machine)")
 
 
 def run_local(agent_reference: str, episodes: Sequence[EpisodeSpec], num_envs: int = 1, device: str = "cpu",
-              on_result: Callable[[EpisodeResult], None] | None = None) -> list[EpisodeResult]:
+              on_result: Callable[[EpisodeResult], None] | None = None,
+              threads: int = DEFAULT_THREADS) -> list[EpisodeResult]:
     """Evaluate in this process, `num_envs` episodes at a time."""
     from textgym.agents import load_agent
 
+    set_threads(threads)
     agent = load_agent(agent_reference, device=device)
     return evaluate(agent, episodes, num_envs=num_envs, on_result=on_result)
 
@@ -36,7 +66,8 @@ def chunks(episodes: Sequence[EpisodeSpec], size: int) -> list[list[tuple[int, E
 
 def run_ray(agent_reference: str, episodes: Sequence[EpisodeSpec], address: str | None = None,
             num_workers: int | None = None, device: str = "cpu", chunk_size: int = 4,
-            on_result: Callable[[EpisodeResult], None] | None = None) -> list[EpisodeResult]:
+            on_result: Callable[[EpisodeResult], None] | None = None,
+            threads: int = DEFAULT_THREADS) -> list[EpisodeResult]:
     """Evaluate on a Ray cluster (`address`; None starts a local Ray instance), one env per actor."""
     with ray_session(address, num_workers) as ray:
         from ray.util import ActorPool
@@ -44,7 +75,8 @@ def run_ray(agent_reference: str, episodes: Sequence[EpisodeSpec], address: str 
         resources = ray.available_resources()
         workers = num_workers or max(1, int(resources.get("CPU", 1)))
         actor = ray.remote(**actor_options(device, workers, resources.get("GPU", 0.0)))(_EpisodeWorker)
-        pool = ActorPool([actor.remote(agent_reference, device) for _ in range(workers)])
+        check_integer("threads", threads, low=1)
+        pool = ActorPool([actor.remote(agent_reference, device, threads) for _ in range(workers)])
         results: dict[int, EpisodeResult] = {}
         work = chunks(episodes, chunk_size)
         for chunk_results in pool.map_unordered(lambda a, chunk: a.run.remote(chunk), work):
@@ -76,10 +108,11 @@ def actor_options(device: str, workers: int, gpus: float) -> dict[str, float]:
 class _EpisodeWorker:
     """A Ray actor: one agent, runs chunks of episodes of one env id (the env lives for the chunk)."""
 
-    def __init__(self, agent_reference: str, device: str) -> None:
+    def __init__(self, agent_reference: str, device: str, threads: int = DEFAULT_THREADS) -> None:
         import textgym  # noqa: F401 - registers the env ids in the worker process
         from textgym.agents import load_agent
 
+        set_threads(threads)
         self.agent = load_agent(agent_reference, device=device)
 
     def run(self, chunk: list[tuple[int, EpisodeSpec]]) -> list[tuple[int, EpisodeResult]]:
@@ -89,10 +122,11 @@ class _EpisodeWorker:
 
 def run_episodes(agent_reference: str, episodes: Sequence[EpisodeSpec], backend: str = "local",
                  num_envs: int = 1, device: str = "cpu", address: str | None = None,
-                 on_result: Callable[[EpisodeResult], None] | None = None) -> list[EpisodeResult]:
+                 on_result: Callable[[EpisodeResult], None] | None = None,
+                 threads: int = DEFAULT_THREADS) -> list[EpisodeResult]:
     """Evaluate with the chosen backend (see the module docstring)."""
     if check_backend(backend) == "local":
-        return run_local(agent_reference, episodes, num_envs, device, on_result)
+        return run_local(agent_reference, episodes, num_envs, device, on_result, threads)
     workers = None if address else num_envs  # a cluster's size is its own
     return run_ray(agent_reference, episodes, address=address, num_workers=workers, device=device,
-                   on_result=on_result)
+                   on_result=on_result, threads=threads)

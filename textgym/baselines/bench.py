@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from textgym.baselines import recipes
+from textgym.baselines.backends import add_threads_argument
 from textgym.evaluation.protocols import PROTOCOLS
 
 
@@ -85,6 +86,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--variations", type=int, default=None, help="first N variations per env")
     parser.add_argument("--num-envs", type=int, default=4, help="parallel episodes per agent (default: 4)")
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
+    add_threads_argument(parser)
     parser.add_argument("--seed", type=int, default=0, help="base seed of the episodes (default: 0)")
     parser.add_argument("--seeds", type=int, nargs="+", default=None, metavar="S",
                         help="training seeds of the trained baselines: each is trained and evaluated, and "
@@ -176,9 +178,11 @@ def run(args: argparse.Namespace) -> int:
     from textgym.cache import write_json_atomic
     from textgym.evaluation.evaluate import protocol_episodes
     from textgym.evaluation.protocols import get_protocol
+    from textgym.validation import check_integer, check_positive
 
     if args.num_envs < 1:
         raise ValueError("--num-envs must be at least 1.")
+    check_integer("--threads", args.threads, low=1)  # before any training, not after it
     started = time.perf_counter()
     console = Console()
     protocol = get_protocol(args.protocol)
@@ -188,8 +192,7 @@ def run(args: argparse.Namespace) -> int:
     console.print(f"[bold]textgym bench[/bold]: {protocol.name} ({protocol.description}); "
                   f"{len(episodes)} episodes per agent; results in {out}")
 
-    if args.train_scale <= 0:
-        raise ValueError("--train-scale must be positive.")
+    check_positive("--train-scale", args.train_scale)
     seeds = list(dict.fromkeys(args.seeds or [args.seed]))
     env_ids = tuple(dict.fromkeys(e.env_id for e in episodes))
     # (column, training seed or None, reference): a trained baseline runs once per training seed.
@@ -220,7 +223,7 @@ def run(args: argparse.Namespace) -> int:
             label = name if seed is None or len(seeds) == 1 else f"{name} s{seed}"
             bar = progress.add_task(f"{label:<10}", total=len(episodes))
             results = run_episodes(reference, episodes, args.backend, num_envs=args.num_envs,
-                                   device=args.device, address=args.address,
+                                   device=args.device, address=args.address, threads=args.threads,
                                    on_result=lambda _, bar=bar: progress.advance(bar))
             for result in results:
                 result.training_seed = seed

@@ -9,6 +9,7 @@ import time
 from rich.console import Console
 from rich.progress import Progress
 
+from textgym.baselines.backends import add_threads_argument, set_threads
 from textgym.evaluation.protocols import PROTOCOLS, get_protocol
 
 
@@ -22,6 +23,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--variations", type=int, default=None, help="first N variations per env")
     parser.add_argument("--num-envs", type=int, default=4, help="parallel episodes (default: 4)")
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
+    add_threads_argument(parser)
     parser.add_argument("--seed", type=int, default=0, help="base seed of the episodes")
     parser.add_argument("--out", default=None, help="write results.json and episodes.csv here")
     from textgym.agents.llm.options import add_llm_arguments
@@ -39,6 +41,7 @@ def run(args: argparse.Namespace) -> int:
     if args.num_envs < 1:
         raise ValueError("--num-envs must be at least 1.")
     protocol = get_protocol(args.protocol)
+    set_threads(args.threads)
     if args.agent == "llm":
         from textgym.agents.llm import LLMAgent
         from textgym.agents.llm.options import llm_config
