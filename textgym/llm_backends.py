@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from textgym.validation import check_integer
+from textgym.validation import check_integer, check_non_negative, check_positive
 
 Messages = list[dict[str, str]]
 
@@ -86,9 +86,8 @@ class OpenAIChat:
             raise ValueError("An endpoint needs --model: the name of a model the server serves.")
         self.concurrency = check_integer("concurrency", concurrency, low=1)
         self.retries = check_integer("retries", retries)
-        if not timeout > 0 or not backoff >= 0:
-            raise ValueError(f"timeout must be positive and backoff non-negative, got {timeout} and "
-                             f"{backoff}.")
+        check_positive("timeout", timeout)
+        check_non_negative("backoff", backoff)
         self.url = url.rstrip("/").removesuffix("/chat/completions")
         self.model, self.timeout, self.backoff = model, float(timeout), float(backoff)
         self.client = openai.OpenAI(base_url=self.url, api_key=os.environ.get(api_key_env) or "none",

@@ -16,6 +16,7 @@ import pytest
 import torch
 
 from textgym.agents import RandomAgent, load_agent
+from textgym.agents.common.record import RECORD_FILE, RECORD_KEYS
 from textgym.agents.common.rl import RLTrainConfig, env_factory
 from textgym.agents.drrn import DRRN, DRRNAgent
 from textgym.agents.drrn.model import token_batch
@@ -54,6 +55,8 @@ def test_training_writes_logs_checkpoints_and_agent(trained: Path) -> None:
     assert list(trained.glob("events.out.tfevents.*"))
     summary = json.loads((trained / "summary.json").read_text())
     assert summary["env_steps"] == 1500 and summary["episodes"] > 100
+    record = json.loads((trained / RECORD_FILE).read_text())  # the same keys for every trainer
+    assert tuple(record) == RECORD_KEYS and record["agent"] == "agent" and record["budget"]["steps"] == 1500
     assert (trained / "episodes.csv").read_text().startswith("step,seconds,score,normalized,won,length")
 
 

@@ -13,6 +13,7 @@ import pytest
 
 import textgym  # noqa: F401 - registers the envs
 from textgym.agents import load_agent
+from textgym.agents.common.record import RECORD_FILE, RECORD_KEYS
 from textgym.agents.ppo import PPOAgent
 from textgym.cli import main
 from textgym.data.tokenizer import build_word_tokenizer
@@ -70,6 +71,8 @@ def test_train_ppo_writes_agent_logs_and_checkpoints(trained: Path) -> None:
     assert (trained / "checkpoints" / "step_128" / "model.zip").is_file()
     assert list(trained.rglob("events.out.tfevents.*"))
     assert json.loads((trained / "summary.json").read_text())["env_steps"] == 256
+    record = json.loads((trained / RECORD_FILE).read_text())  # the same keys for every trainer
+    assert tuple(record) == RECORD_KEYS and record["agent"] == "agent" and record["budget"]["steps"] == 256
 
 
 def test_saved_agent_is_evaluable_and_round_trips(trained: Path, tmp_path: Path) -> None:

@@ -126,8 +126,7 @@ def cola(context: BenchContext, log: Log) -> tuple[Path, dict[str, Any]]:
             protocol=context.protocol.name, train_variations=TRAIN_VARIATIONS, iterations=iterations,
             variations_per_iteration=1, group=8, max_steps=20, eval_every=iterations, eval_variations=2,
             num_envs=2, device=context.device, seed=context.seed, progress=False))
-        curve = read_json(directory / "rl" / "curve.json")
-        bc_dev, rl_dev = curve[0]["eval/overall"], curve[-1]["eval/overall"]
+        bc_dev, rl_dev = rl.record["metrics"]["dev_score_bc_start"], rl.record["metrics"]["dev_score_final"]
         chosen = rl if rl_dev > bc_dev else policy
         stages = (world_model, policy, rl)
         # One record for the three stages, where the bench looks for it.
@@ -139,7 +138,7 @@ def cola(context: BenchContext, log: Log) -> tuple[Path, dict[str, Any]]:
                   "seconds": round(sum(stage.record["seconds"] for stage in stages), 1),
                   "rl": {"dev_score_bc_start": bc_dev, "dev_score_after_rl": rl_dev,
                          "shipped": "rl" if chosen is rl else "bc policy (RL did not beat it on dev)",
-                         "groups_with_signal": [row.get("train/groups_with_signal") for row in curve[1:]]}}
+                         "groups_with_signal": rl.record["metrics"]["groups_with_signal"]}}
         write_json_atomic(directory / RECORD_FILE, record)
         return TrainedAgent(chosen.agent, chosen.directory, record)
 

@@ -15,7 +15,6 @@ batched forward passes. How the latent is picked (`sampling`):
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +25,7 @@ from torch import Tensor
 
 from textgym.agents.base import SeededAgent, read_agent_file
 from textgym.agents.cola.model import CoLAModel
-from textgym.validation import check_integer
+from textgym.validation import check_integer, check_positive
 
 SAMPLING = ("greedy", "sample", "token-marginal")
 
@@ -60,8 +59,7 @@ class CoLAAgent(SeededAgent):
         super().__init__(device)
         if sampling not in SAMPLING:
             raise ValueError(f"Unknown sampling {sampling!r}; choose one of {SAMPLING}.")
-        if not isinstance(temperature, numbers.Real) or temperature <= 0:
-            raise ValueError(f"temperature must be positive, got {temperature!r}.")
+        check_positive("temperature", temperature)
         check_integer("top_k (0: no limit)", top_k)
         self.model = model.to(device) if isinstance(model, CoLAModel) else CoLAModel.load(model, device)
         if self.model.stage == "world-model":

@@ -234,4 +234,6 @@ def train_cola_rl(config: CoLARLTrainConfig) -> TrainedAgent:
     return finish(learner, out, out, config, steps=config.iterations, unit="iterations",
                   seconds=time.perf_counter() - started,
                   data={"envs": list(envs), "agent": config.agent, "protocol": config.protocol,
-                        "train_variations": config.train_variations}, metrics=curve[-1])
+                        "train_variations": config.train_variations},
+                  metrics={**curve[-1], "dev_score_bc_start": first, "dev_score_final": last,
+                           "groups_with_signal": [row.get("train/groups_with_signal") for row in curve[1:]]})

@@ -32,7 +32,7 @@ from typing import Any
 
 from textgym.agents.base import SeededAgent
 from textgym.llm_backends import ChatBackend, LocalChat, Messages, OpenAIChat
-from textgym.validation import check_integer, check_non_negative
+from textgym.validation import check_integer, check_non_negative, check_positive
 from textgym.wrappers.chat import (
     assistant_message,
     check_style,
@@ -117,8 +117,8 @@ class LLMAgent(SeededAgent):
                           ("max_command_length", 1), ("concurrency", 1), ("retries", 0)):
             if name in settings:
                 check_integer(name, settings[name], low=low)
-        if "timeout" in settings and not settings["timeout"] > 0:
-            raise ValueError(f"timeout must be positive, got {settings['timeout']}.")
+        if "timeout" in settings:
+            check_positive("timeout", settings["timeout"])
         return settings
 
     def config(self) -> dict[str, Any]:
