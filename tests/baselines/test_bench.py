@@ -8,7 +8,7 @@ import textwrap
 
 import pytest
 
-from textgym.baselines.backends import actor_options, run_episodes
+from textgym.baselines.backends import actor_options, run_agents, run_episodes
 from textgym.baselines.bench import RESULT_FILES
 from textgym.cli import main
 from textgym.evaluation.evaluate import protocol_episodes
@@ -60,6 +60,8 @@ def test_bench_bad_input_is_a_clear_error(tmp_path, capsys) -> None:
     assert "Unknown baseline(s) ['randomm']" in capsys.readouterr().err
     assert main(["bench", "--agents", "random", "--threads", "0", "--out", str(tmp_path / "r")]) == 2
     assert "--threads must be a positive integer, got 0" in capsys.readouterr().err
+    assert main(["bench", "--agents", "random", "--parallel-agents", "0", "--out", str(tmp_path / "r")]) == 2
+    assert "--parallel-agents must be a positive integer, got 0" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["bench", "--protocol", "papr"])
     assert "invalid choice: 'papr'" in capsys.readouterr().err
@@ -72,6 +74,27 @@ def test_local_and_ray_backends_agree() -> None:
     local = run_episodes("random", episodes, "local", num_envs=2)
     on_ray = run_episodes("random", episodes, "ray", num_envs=2)
     assert [r.to_dict() | {"seconds": 0} for r in local] == [r.to_dict() | {"seconds": 0} for r in on_ray]
+
+
+def test_agents_evaluated_side_by_side_give_the_same_results(tmp_path) -> None:
+    """`--parallel-agents 2` (each agent in its own process) changes the wall time, not the table."""
+    rows = {}
+    for processes in (1, 2):
+        out = tmp_path / f"r{processes}"
+        assert main(["bench", "--agents", "random,oracle", "--env", SHORT, "--variations", "3",
+                     "--num-envs", "2", "--parallel-agents", str(processes), "--out", str(out)]) == 0
+        episodes = json.loads((out / "results.json").read_text())["episodes"]
+        rows[processes] = {agent: [{**episode, "seconds": 0} for episode in results]
+                           for agent, results in episodes.items()}
+    assert rows[1] == rows[2] and len(rows[2]["random"]) == 3
+
+
+def test_an_agent_failing_in_a_worker_process_is_a_clear_error(tmp_path) -> None:
+    episodes = protocol_episodes(PROTOCOLS["quick"], [SHORT], variations_per_task=1)
+    with pytest.raises(Exception, match="No agent"):
+        run_agents(["random", str(tmp_path / "missing")], episodes, processes=2)
+    with pytest.raises(ValueError, match="processes must be a positive integer"):
+        run_agents(["random"], episodes, processes=0)
 
 
 def test_evaluation_sets_the_agents_torch_threads() -> None:

@@ -8,10 +8,9 @@ episodes. Every episode carries its own seed, so both backends give the same res
 Both set torch's CPU threads for the agent (`threads`, 1 by default) before it acts. Left to
 torch, the count is the machine's core count, which makes the agent's arithmetic differ from one
 machine to the next, and, in a process that trained an agent first, whatever the trainer set (a
-cold `textgym bench` and a cached one then evaluated with different counts). One thread is also
-the fastest setting for the small bundled models next to the simulators' JVMs: with two cores,
-two torch threads contending with the JVMs made a beam search 16x slower (0.13 s against 2.0 s
-per batch of 4 prompts, `benchmarks/eval_threads.py`).
+cold `textgym bench` and a cached one then evaluated with different counts). One thread also
+suits the small bundled models next to the simulators' JVMs: on a busy 2-core machine, two torch
+threads made the BC agent's beam search 16x slower than one (README, "Evaluation speed").
 """
 
 from __future__ import annotations
@@ -19,6 +18,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable, Sequence
 from itertools import groupby
+from typing import Any
 
 from textgym.distributed import check_backend, ray_session
 from textgym.evaluation.evaluate import EpisodeResult, EpisodeSpec, evaluate
@@ -52,6 +52,52 @@ def run_local(agent_reference: str, episodes: Sequence[EpisodeSpec], num_envs: i
     set_threads(threads)
     agent = load_agent(agent_reference, device=device)
     return evaluate(agent, episodes, num_envs=num_envs, on_result=on_result)
+
+
+def _evaluate_job(job: int, agent_reference: str, episodes: Sequence[EpisodeSpec], num_envs: int, device: str,
+                  threads: int, events: Any) -> list[EpisodeResult]:
+    """One agent's evaluation in a worker process of `run_agents`; `events` hears of each episode."""
+    return run_local(agent_reference, episodes, num_envs, device, lambda result: events.put(job), threads)
+
+
+def run_agents(agent_references: Sequence[str], episodes: Sequence[EpisodeSpec], processes: int = 1,
+               num_envs: int = 1, device: str = "cpu", threads: int = DEFAULT_THREADS,
+               on_episode: Callable[[int], None] | None = None) -> list[list[EpisodeResult]]:
+    """Evaluate several agents on the same episodes here, `processes` agents at a time.
+
+    With 1, one after the other in this process. With more, each agent runs in a worker process
+    of its own (started with `spawn`: no torch or JVM state is forked), which keeps both halves of
+    the machine busy: an agent's inference runs on one thread while another agent's simulators step.
+    Every episode carries its seed and every agent its thread count, so the results are the same
+    either way (tests/baselines/test_bench.py). `on_episode(agent index)` is called after each
+    finished episode (progress displays use it).
+    """
+    report = on_episode or (lambda job: None)
+    check_integer("processes", processes, low=1)
+    if processes == 1 or len(agent_references) < 2:
+        return [run_local(reference, episodes, num_envs, device, lambda _, job=job: report(job), threads)
+                for job, reference in enumerate(agent_references)]
+    import multiprocessing
+    import queue
+    from concurrent.futures import ProcessPoolExecutor
+
+    context = multiprocessing.get_context("spawn")
+    with context.Manager() as manager, ProcessPoolExecutor(min(processes, len(agent_references)),
+                                                           mp_context=context) as pool:
+        events = manager.Queue()
+        episodes = list(episodes)
+        futures = [pool.submit(_evaluate_job, job, reference, episodes, num_envs, device, threads, events)
+                   for job, reference in enumerate(agent_references)]
+        while True:
+            finished = all(future.done() for future in futures)
+            try:
+                job = events.get(timeout=0.2)
+            except queue.Empty:
+                if finished:
+                    break
+                continue
+            report(job)
+        return [future.result() for future in futures]  # raises the first agent's error, if any
 
 
 def chunks(episodes: Sequence[EpisodeSpec], size: int) -> list[list[tuple[int, EpisodeSpec]]]:

@@ -85,6 +85,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="only these env ids of the protocol (repeatable)")
     parser.add_argument("--variations", type=int, default=None, help="first N variations per env")
     parser.add_argument("--num-envs", type=int, default=4, help="parallel episodes per agent (default: 4)")
+    parser.add_argument("--parallel-agents", type=int, default=2, metavar="N",
+                        help="agents evaluated at the same time, each in its own process (default: 2; the "
+                             "results do not depend on it; local backend)")
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
     add_threads_argument(parser)
     parser.add_argument("--seed", type=int, default=0, help="base seed of the episodes (default: 0)")
@@ -171,7 +174,7 @@ def run(args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from textgym.agents.common.record import versions
-    from textgym.baselines.backends import run_episodes
+    from textgym.baselines.backends import run_agents, run_episodes
     from textgym.baselines.recipes import BenchContext
     from textgym.baselines.references import load_references
     from textgym.baselines.report import markdown_report, print_tables, write_results
@@ -183,6 +186,7 @@ def run(args: argparse.Namespace) -> int:
     if args.num_envs < 1:
         raise ValueError("--num-envs must be at least 1.")
     check_integer("--threads", args.threads, low=1)  # before any training, not after it
+    check_integer("--parallel-agents", args.parallel_agents, low=1)
     started = time.perf_counter()
     console = Console()
     protocol = get_protocol(args.protocol)
@@ -219,12 +223,19 @@ def run(args: argparse.Namespace) -> int:
     columns: dict[str, list] = {name: [] for name in names}
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=console) as progress:
-        for name, seed, reference in runs:
-            label = name if seed is None or len(seeds) == 1 else f"{name} s{seed}"
-            bar = progress.add_task(f"{label:<10}", total=len(episodes))
-            results = run_episodes(reference, episodes, args.backend, num_envs=args.num_envs,
-                                   device=args.device, address=args.address, threads=args.threads,
-                                   on_result=lambda _, bar=bar: progress.advance(bar))
+        bars = [progress.add_task(f"{name if seed is None or len(seeds) == 1 else f'{name} s{seed}':<10}",
+                                  total=len(episodes)) for name, seed, _ in runs]
+        if args.backend == "local":
+            evaluated_runs = run_agents([reference for _, _, reference in runs], episodes,
+                                        args.parallel_agents, num_envs=args.num_envs, device=args.device,
+                                        threads=args.threads,
+                                        on_episode=lambda job: progress.advance(bars[job]))
+        else:  # a Ray cluster spreads each agent's episodes itself
+            evaluated_runs = [run_episodes(reference, episodes, args.backend, num_envs=args.num_envs,
+                                           device=args.device, address=args.address, threads=args.threads,
+                                           on_result=lambda _, bar=bar: progress.advance(bar))
+                              for (_, _, reference), bar in zip(runs, bars, strict=True)]
+        for (name, seed, _), results in zip(runs, evaluated_runs, strict=True):
             for result in results:
                 result.training_seed = seed
             columns[name] += results
