@@ -53,7 +53,8 @@ def test_slots_spread_over_the_tasks_so_each_env_starts_once(monkeypatch) -> Non
 
     made = []
     make = loop.gym.make
-    monkeypatch.setattr(loop.gym, "make", lambda env_id, **kwargs: made.append(env_id) or make(env_id, **kwargs))
+    monkeypatch.setattr(loop.gym, "make",
+                        lambda env_id, **kwargs: made.append(env_id) or make(env_id, **kwargs))
     episodes = specs(SHORT, [93, 94, 95], max_steps=5) + specs(BOIL, [21, 22, 23], max_steps=5)
     two = evaluate(RandomAgent(), episodes, num_envs=2)
     assert sorted(made) == [BOIL, SHORT]

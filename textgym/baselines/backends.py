@@ -9,8 +9,9 @@ Both set torch's CPU threads for the agent (`threads`, 1 by default) before it a
 torch, the count is the machine's core count, which makes the agent's arithmetic differ from one
 machine to the next, and, in a process that trained an agent first, whatever the trainer set (a
 cold `textgym bench` and a cached one then evaluated with different counts). One thread also
-suits the small bundled models next to the simulators' JVMs: on a busy 2-core machine, two torch
-threads made the BC agent's beam search 16x slower than one (README, "Evaluation speed").
+suits the small bundled models: a second one made the BC agent's beam search 22% faster (34
+against 44 ms a call) on an idle 2-core machine (`benchmarks/seq2seq_decoding.py --threads 2`),
+while the simulators' JVMs and, in `textgym bench`, a second agent's process want those cores.
 """
 
 from __future__ import annotations
