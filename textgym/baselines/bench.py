@@ -2,7 +2,8 @@
 
 With no arguments it runs the `quick` protocol on this machine: it trains the default agents at
 small scale the first time (cached under `textgym.cache.cache_dir()/bench`, so later runs only
-evaluate), evaluates them next to the random and oracle agents, prints a per-task table (with
+evaluate), evaluates them next to the random and oracle agents (two agents at a time, each in its
+own process: `--parallel-agents`), prints a per-task table (with
 published numbers where the protocol matches), and writes into the results directory:
 
 - `results.json` (per-agent summaries and every episode with its actions) and `episodes.csv`;
