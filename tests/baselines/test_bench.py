@@ -62,6 +62,8 @@ def test_bench_bad_input_is_a_clear_error(tmp_path, capsys) -> None:
     assert "--threads must be a positive integer, got 0" in capsys.readouterr().err
     assert main(["bench", "--agents", "random", "--parallel-agents", "0", "--out", str(tmp_path / "r")]) == 2
     assert "--parallel-agents must be a positive integer, got 0" in capsys.readouterr().err
+    assert main(["bench", "--agents", "random", "--num-envs", "0", "--out", str(tmp_path / "r")]) == 2
+    assert "--num-envs must be a positive integer, got 0" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["bench", "--protocol", "papr"])
     assert "invalid choice: 'papr'" in capsys.readouterr().err

@@ -116,13 +116,13 @@ def run_ray(agent_reference: str, episodes: Sequence[EpisodeSpec], address: str 
             on_result: Callable[[EpisodeResult], None] | None = None,
             threads: int = DEFAULT_THREADS) -> list[EpisodeResult]:
     """Evaluate on a Ray cluster (`address`; None starts a local Ray instance), one env per actor."""
+    check_integer("threads", threads, low=1)  # before a cluster starts
     with ray_session(address, num_workers) as ray:
         from ray.util import ActorPool
 
         resources = ray.available_resources()
         workers = num_workers or max(1, int(resources.get("CPU", 1)))
         actor = ray.remote(**actor_options(device, workers, resources.get("GPU", 0.0)))(_EpisodeWorker)
-        check_integer("threads", threads, low=1)
         pool = ActorPool([actor.remote(agent_reference, device, threads) for _ in range(workers)])
         results: dict[int, EpisodeResult] = {}
         work = chunks(episodes, chunk_size)

@@ -184,8 +184,7 @@ def run(args: argparse.Namespace) -> int:
     from textgym.evaluation.protocols import get_protocol
     from textgym.validation import check_integer, check_positive
 
-    if args.num_envs < 1:
-        raise ValueError("--num-envs must be at least 1.")
+    check_integer("--num-envs", args.num_envs, low=1)
     check_integer("--threads", args.threads, low=1)  # before any training, not after it
     check_integer("--parallel-agents", args.parallel_agents, low=1)
     started = time.perf_counter()

@@ -11,6 +11,7 @@ from rich.progress import Progress
 
 from textgym.baselines.backends import add_threads_argument, set_threads
 from textgym.evaluation.protocols import PROTOCOLS, get_protocol
+from textgym.validation import check_integer
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -38,8 +39,7 @@ def run(args: argparse.Namespace) -> int:
     from textgym.baselines.report import print_tables, write_results
     from textgym.evaluation.evaluate import evaluate, protocol_episodes
 
-    if args.num_envs < 1:
-        raise ValueError("--num-envs must be at least 1.")
+    check_integer("--num-envs", args.num_envs, low=1)
     protocol = get_protocol(args.protocol)
     set_threads(args.threads)
     if args.agent == "llm":

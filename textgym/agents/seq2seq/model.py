@@ -74,8 +74,9 @@ class BeamSharedCrossAttentionCache(EncoderDecoderCache):
     cross-attention part is the encoder's output, copied once per beam of the same prompt, and a
     beam's parent is always a beam of the same prompt: reordering it rewrites every row with an
     identical copy. Skipping that copy (the largest tensor in the cache, prompt length x beams)
-    halves the time of a beam search of the small default T5 on a CPU, and the beams are the same
-    to the bit (tests/agents/test_seq2seq.py compares them with stock `generate`).
+    made the bench agents' beam searches 10-14% faster on an idle CPU, more where memory is busy
+    (`benchmarks/seq2seq_decoding.py`), and the beams are the same to the bit
+    (tests/agents/test_seq2seq.py compares them with stock `generate`).
     """
 
     @classmethod
