@@ -103,7 +103,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--backend", default="local", choices=["local", "ray"],
                         help="run episodes here, or on a Ray cluster (one env per actor)")
     parser.add_argument("--address", default=None, help="Ray cluster address (default: start a local Ray)")
-    parser.add_argument("--retrain", action="store_true", help="train the default agents again")
+    parser.add_argument("--retrain", action="store_true",
+                        help="train the default agents again (ignoring the shipped and the cached ones)")
+    parser.add_argument("--train-only", action="store_true",
+                        help="train (or find) the chosen baselines, print their training records, "
+                             "evaluate nothing")
+    parser.add_argument("--ship", action="store_true",
+                        help="copy each trained baseline used into textgym/baselines/trained/ (the agents "
+                             "textgym ships; at most 100 MB in all)")
     parser.add_argument("--train-scale", type=float, default=1.0,
                         help="multiply the default agents' training budgets (0.05: a smoke test; 4: "
                              "stronger baselines); a new scale trains new agents")
@@ -208,9 +215,19 @@ def run(args: argparse.Namespace) -> int:
                                    seed=args.seed if seed is None else seed, retrain=args.retrain,
                                    train_scale=args.train_scale)
             reference, record = agent_reference(baseline, context, console.print, args, out)
+            if args.ship and record:
+                from textgym.baselines.shipped import ship
+
+                reference = str(ship(Path(reference), record, context.key, baseline.name))
+                console.print(f"{baseline.name}: shipped in {reference}")
             runs.append((baseline.name, seed, reference))
             if record:
                 training[baseline.name if len(seeds) == 1 else f"{baseline.name} (seed {seed})"] = record
+    if args.train_only:
+        for name, record in training.items():
+            console.print(f"{name}: {record['budget']['steps']} {record['budget']['unit']}, "
+                          f"{record['seconds']} s; {record['command']}")
+        return 0
     for reference in args.agent:
         runs.append((Path(reference).name if Path(reference).exists() else reference.rpartition(":")[2], None,
                      reference))

@@ -4,9 +4,12 @@ Each recipe calls a trainer function (`train_bc(BCTrainConfig(...))`, ...) on th
 of the protocol's envs (checkpoints picked on *dev* where the trainer does that), never on the
 test variations the protocol evaluates, and returns the saved agent directory and the trainer's
 training record (`textgym.agents.common.record`: the command line to repeat it, budget, seconds,
-versions, metrics). Results are cached under `cache_dir()/bench/<protocol>-<envs digest>/<agent>/`;
-`--retrain` ignores the cache and `--train-scale` multiplies every budget (0.05 for a smoke
-test, 4 for stronger baselines; for the imitation agents it scales their gold data). Every budget
+versions, metrics). An agent shipped with textgym for the same protocol, env set, seed and scale
+(`textgym.baselines.shipped`: `baselines/trained/<key>/<agent>/`) is loaded first; otherwise results
+are cached under `cache_dir()/bench/<key>/<agent>/`, `<key>` being `<protocol>-<envs digest>`;
+`--retrain` ignores the shipped agents and the cache, and `--train-scale` multiplies every budget
+(0.05 for a smoke test, 4 for stronger baselines; for the imitation agents it scales their gold
+data). Every budget
 is counted in steps, epochs or episodes, never in time, so the same seed on the same machine
 trains the same agent. The budgets add up to about 25 minutes on a 2-core CPU.
 """
@@ -20,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from textgym.agents.common.record import RECORD_FILE, TrainedAgent
+from textgym.baselines.shipped import shipped_agent
 from textgym.cache import cache_dir, read_json, write_json_atomic
 from textgym.evaluation.protocols import Protocol
 
@@ -45,15 +49,27 @@ class BenchContext:
     train_scale: float = 1.0
 
     @property
+    def key(self) -> str:
+        """One name per protocol, set of envs, seed and scale (each trains its own agents): the
+        folder of their cache and of their shipped copies."""
+        settings = f"{','.join(self.env_ids)}|seed={self.seed}|scale={self.train_scale:g}"
+        return f"{self.protocol.name}-{hashlib.sha1(settings.encode()).hexdigest()[:10]}"
+
+    @property
     def root(self) -> Path:
-        """One folder per set of envs, seed and scale (each trains its own agents)."""
-        key = f"{','.join(self.env_ids)}|seed={self.seed}|scale={self.train_scale:g}"
-        return cache_dir() / "bench" / f"{self.protocol.name}-{hashlib.sha1(key.encode()).hexdigest()[:10]}"
+        """The cache folder of this context's agents and their data."""
+        return cache_dir() / "bench" / self.key
 
     def cached(self, name: str, train: Callable[[Path], TrainedAgent],
                log: Log) -> tuple[Path, dict[str, Any]]:
-        """The agent `name` trained by `train(directory)`, trained now unless its training record
-        is there already: (the saved agent's folder, the record)."""
+        """The agent `name`: the shipped one if textgym ships it for this key, else the cached one,
+        else trained now by `train(directory)` (always trained with `retrain`): (the saved agent's
+        folder, its training record)."""
+        if not self.retrain:
+            found = shipped_agent(self.key, name)
+            if found is not None:
+                log(f"{name}: the shipped trained agent ({found[0]})")
+                return found
         directory = self.root / name
         record = read_json(directory / RECORD_FILE)
         if record is not None and not self.retrain:
