@@ -33,6 +33,7 @@ Log = Callable[[str], None]
 TRAIN_VARIATIONS, DEV_VARIATIONS = 10, 2  # gold episodes per env for the imitation agents
 SEQ2SEQ_EPOCHS = 12.0                     # per model (BC: one; sub-goal: planner and executor)
 RL_STEPS = {"drrn": 2400, "ppo": 1536}    # env steps, 4 parallel envs
+RL_MAX_ENVS = 8  # parallel envs (one JVM of ~0.5 GB each); more tasks than this take turns in them
 COLA_STEPS = {"trunk": 400, "world_model": 400, "policy": 300}  # optimizer steps, batch 32
 COLA_RL_ITERATIONS = 5                    # cola-rl rounds: 4 envs x a group of 8 episodes of 20 commands
 
@@ -175,7 +176,7 @@ def _rl(algorithm: str, **settings: Any) -> Callable[[BenchContext, Log], tuple[
         def train(directory: Path) -> TrainedAgent:
             steps = max(64, round(RL_STEPS[algorithm] * context.train_scale))
             return trainer(Config(env=context.env_ids, total_steps=steps,
-                                  num_envs=max(4, len(context.env_ids)), seed=context.seed,
+                                  num_envs=max(4, min(len(context.env_ids), RL_MAX_ENVS)), seed=context.seed,
                                   device=context.device, out=str(directory), progress=False, **settings))
 
         return context.cached(algorithm, train, log)

@@ -31,7 +31,7 @@ from __future__ import annotations
 import abc
 import collections
 import numbers
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, SupportsFloat
 
 import gymnasium as gym
@@ -195,7 +195,7 @@ def encoder_from_config(config: Mapping[str, Any], tokenizer: Any = None, device
     raise ValueError(f"Unknown encoder kind {kind!r}; choose 'tokens' or 'minilm'.")
 
 
-def build_env_tokenizer(envs: gym.Env | Sequence[gym.Env], episodes: int = 4, steps: int = 20,
+def build_env_tokenizer(envs: gym.Env | Iterable[gym.Env], episodes: int = 4, steps: int = 20,
                         seed: int = 0) -> Any:
     """A word tokenizer over text the envs themselves produce (`build_word_tokenizer`).
 

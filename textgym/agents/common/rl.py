@@ -8,9 +8,9 @@ event files, `checkpoints/`, `summary.json`, the training record and the final a
 from __future__ import annotations
 
 import dataclasses
-import itertools
+import functools
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -40,7 +40,9 @@ class RLTrainConfig:
         f"a registered textgym id; repeat it for one multi-task run, the ids taking turns over the "
         f"parallel envs (default: {DEFAULT_ENV})"))
     total_steps: int = option(20_000, help="env steps over all envs")
-    num_envs: int = option(8, help="parallel envs, one process each")
+    num_envs: int = option(8, help=(
+        "parallel envs, one process (and simulator) each; fewer than the env ids and each env plays "
+        "its share of the ids in turn, one episode each, restarting its simulator at every switch"))
     seed: int = option(0, help="seed of the envs, the network and sampling")
     device: str = option("cpu", help="cpu, cuda, cuda:1, ... (default: cpu)")
     out: str | None = option(None, help="run directory (default: runs/ALGO/ENV-sSEED)")
@@ -66,9 +68,6 @@ class RLTrainConfig:
                 raise ValueError(f"Unknown env {env_id!r}: `textgym.registered_ids()` lists the ids.")
         for name in ("total_steps", "num_envs", "max_episode_steps", "checkpoint_every", "threads"):
             check_integer(name, getattr(self, name), low=1)
-        if self.num_envs < len(self.env):
-            raise ValueError(f"num_envs ({self.num_envs}) must be at least the number of env ids "
-                             f"({len(self.env)}), so that every id gets an env.")
         check_positive("reward_scale", self.reward_scale)
         if self.max_candidates is not None or not self.all_candidates:
             check_max_candidates(self.max_candidates)
@@ -115,26 +114,68 @@ def env_factory(env_id: str, kwargs: dict[str, Any], max_candidates: int | None,
     return make
 
 
+class TaskRotation(gym.Wrapper):
+    """One parallel env that plays several env ids in turn, one episode each, with one simulator
+    alive at a time: every reset after the first closes the current env and makes the next id's.
+
+    What lets a multi-task RL run cap its parallel envs below its number of tasks (30 ScienceWorld
+    tasks as 30 JVMs of ~0.5 GB each is more memory than a laptop has), at the price of one
+    simulator start per episode. An env made on a switch is reset with `seed + episode` when the
+    first reset had a seed, so a seeded run stays reproducible.
+    """
+
+    def __init__(self, makers: Sequence[Callable[[], gym.Env]]) -> None:
+        if not makers:
+            raise ValueError("TaskRotation needs at least one env maker.")
+        super().__init__(makers[0]())
+        self.makers, self.index, self.episode, self.base_seed = list(makers), 0, 0, None
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict]:
+        if seed is not None:
+            self.base_seed = seed
+        if self.episode > 0 and len(self.makers) > 1:
+            self.env.close()
+            self.index = (self.index + 1) % len(self.makers)
+            env = self.makers[self.index]()
+            if env.observation_space != self.observation_space or env.action_space != self.action_space:
+                env.close()
+                raise ValueError(f"TaskRotation: {env.spec.id if env.spec else env} has other spaces than "
+                                 f"the first env; only envs with the same spaces can share a slot.")
+            self.env = env
+            if seed is None and self.base_seed is not None:
+                seed = self.base_seed + self.episode
+        self.episode += 1
+        return self.env.reset(seed=seed, options=options)
+
+
 def env_factories(config: RLTrainConfig, wrap: Callable[[gym.Env], gym.Env],
                   candidates: bool = True) -> list[Callable[[], gym.Env]]:
-    """One thunk per parallel env; the `env` ids take turns. `candidates=False`: text actions and
-    all admissible commands in `info` (for agents that pick among them themselves)."""
-    ids = itertools.islice(itertools.cycle(config.env), config.num_envs)
+    """One thunk per parallel env; the `env` ids take turns over the envs, and where there are
+    fewer envs than ids, env k plays ids k, k + num_envs, ... in turn (`TaskRotation`).
+    `candidates=False`: text actions and all admissible commands in `info` (for agents that pick
+    among them themselves)."""
     max_candidates = config.max_candidates if candidates else None
-    return [env_factory(env_id, make_kwargs(config, env_id), max_candidates, config.reward_scale, wrap)
-            for env_id in ids]
+    makers = [env_factory(env_id, make_kwargs(config, env_id), max_candidates, config.reward_scale, wrap)
+              for env_id in config.env]
+    if config.num_envs >= len(makers):
+        return [makers[slot % len(makers)] for slot in range(config.num_envs)]
+    return [functools.partial(TaskRotation, makers[slot::config.num_envs]) for slot in range(config.num_envs)]
 
 
 def run_tokenizer(config: RLTrainConfig, episodes: int = 4) -> Any:
-    """A word tokenizer over text that the run's envs produce (see `build_env_tokenizer`)."""
+    """A word tokenizer over text that the run's envs produce (see `build_env_tokenizer`); the envs
+    are made and closed one after the other, so a 30-task run starts one simulator at a time."""
     from textgym.wrappers.encoding import build_env_tokenizer
 
-    probes = [gym.make(env_id, **make_kwargs(config, env_id)) for env_id in config.env]
-    try:
-        return build_env_tokenizer(probes, episodes=episodes, seed=config.seed)
-    finally:
-        for probe in probes:
-            probe.close()
+    def probes() -> Iterator[gym.Env]:
+        for env_id in config.env:
+            probe = gym.make(env_id, **make_kwargs(config, env_id))
+            try:
+                yield probe
+            finally:
+                probe.close()
+
+    return build_env_tokenizer(probes(), episodes=episodes, seed=config.seed)
 
 
 def write_summary(out: Path, steps: int, seconds: float, log: EpisodeLog) -> dict[str, Any]:
