@@ -2,18 +2,20 @@
 
 For each task, replays the gold path of its first test variation through (a) stock
 `ScienceWorldEnv.step` (look, inventory, task text and the valid-command list on every step),
-(b) textgym without admissible commands and (c) textgym with `admissible_commands=True`, each in
-a fresh JVM. Replay 1 is *cold* (the first episode in a new JVM: class loading and JIT warm-up);
-replays 2.. are *warm*. The systems take turns replay by replay, in a rotating order, so they
-share the machine's load alike. Prints per-task ms/step and the ratios stock/textgym (above 1 =
+(b) textgym without admissible commands ("plain") and (c) textgym with `admissible_commands=True`,
+each in a fresh JVM. Replay 1 is *cold* (the first episode in a new JVM: class loading and JIT
+warm-up); replays 2.. are *warm*. The systems take turns replay by replay, in a rotating order, so
+they share the machine's load alike. Prints per-task ms/step and the ratios stock/textgym (above 1 =
 textgym faster), then the minimum over tasks next to the aggregate (total stock time / total
-textgym time).
+textgym time) and the geometric mean.
+
+`--identity-hashes` adds (b) and (c) in JVMs with HotSpot's default identity hash codes instead of
+textgym's deterministic `-XX:hashCode=2`, and prints what determinism costs per task (ms/step with
+hashCode=2 / ms/step without), with and without admissible commands.
 
 Each task's result is appended to `--results` (JSON lines; default in textgym's cache dir) as
 soon as it is measured, and tasks already there are skipped, so an interrupted run resumes;
 `--report` prints the table only.
-`--identity-hashes` adds (d) textgym + admissible with the JVM's default identity hash codes, which
-is what determinism (`-XX:hashCode=2`) costs.
 
     python benchmarks/scienceworld_step.py [--tasks boil,melt | --tasks 6] [--replays 3]
         [--simplification none] [--results FILE.jsonl] [--identity-hashes]
@@ -38,7 +40,8 @@ from textgym.cache import cache_dir
 from textgym.envs.jvm import JAVA_OPTS_VARIABLE
 from textgym.envs.scienceworld import TASKS, ScienceWorldEnv
 
-SYSTEMS = ("stock", "textgym", "admissible", "identity hashes")
+SYSTEMS = ("stock", "plain", "admissible", "plain, JVM hashes", "admissible, JVM hashes")
+LABELS = {"plain": "plain", "admissible": "+adm"}
 
 
 @contextlib.contextmanager
@@ -77,15 +80,11 @@ def measure(task: str, replays: int, simplification: str, with_identity_hashes: 
     variation = probe.variations()[0]
     actions = winning_prefix(probe, variation)
     probe.close()
-    envs: dict[str, ScienceWorldEnv | StockEnv] = {
-        "stock": StockEnv(envStepLimit=10**6),
-        "textgym": ScienceWorldEnv(task, split="test", simplification=simplification or None),
-        "admissible": ScienceWorldEnv(task, split="test", simplification=simplification or None,
-                                      admissible_commands=True)}
-    if with_identity_hashes:
-        envs["identity hashes"] = ScienceWorldEnv(task, split="test", simplification=simplification or None,
-                                                  admissible_commands=True)
-        envs["identity hashes"].identity_hashes = True
+    envs: dict[str, ScienceWorldEnv | StockEnv] = {"stock": StockEnv(envStepLimit=10**6)}
+    for name in SYSTEMS[1:] if with_identity_hashes else SYSTEMS[1:3]:
+        envs[name] = ScienceWorldEnv(task, split="test", simplification=simplification or None,
+                                     admissible_commands=name.startswith("admissible"))
+        envs[name].identity_hashes = name.endswith("JVM hashes")
     seconds: dict[str, list[float]] = {name: [] for name in envs}
     try:
         names = list(envs)
@@ -101,12 +100,16 @@ def measure(task: str, replays: int, simplification: str, with_identity_hashes: 
             "warm_ms": {name: sum(values[1:]) / len(values[1:]) for name, values in per_step.items()}}
 
 
+def geometric_mean(values: list[float]) -> float:
+    return math.exp(sum(map(math.log, values)) / len(values))
+
+
 def report(rows: list[dict]) -> None:
-    systems = [s for s in SYSTEMS[1:] if all(s in row["cold_ms"] for row in rows)]
-    labels = {"textgym": "plain", "admissible": "+adm", "identity hashes": "+adm,idhash"}
-    head = "".join(f"{labels[s] + ' ' + phase:>18}" for s in systems for phase in ("cold", "warm"))
+    """The ratio table (per task, aggregate, geometric mean, minimum) and determinism's price."""
+    systems = [s for s in ("plain", "admissible") if all(s in row["cold_ms"] for row in rows)]
+    head = "".join(f"{LABELS[s] + ' ' + phase:>13}" for s in systems for phase in ("cold", "warm"))
     print(f"\nratio = stock ms/step / textgym ms/step (above 1: textgym faster)\n"
-          f"{'task':<50}{'steps':>6}{'stock ms cold':>14}{'warm':>7}{head}")
+          f"{'task':<50}{'steps':>6}{'stock ms cold':>14}{'warm':>6}{'+adm ms cold':>13}{'warm':>6}{head}")
     ratios: dict[tuple[str, str], list[float]] = {(s, p): [] for s in systems for p in ("cold", "warm")}
     for row in rows:
         cells = ""
@@ -114,22 +117,45 @@ def report(rows: list[dict]) -> None:
             for phase in ("cold", "warm"):
                 ratio = row[f"{phase}_ms"]["stock"] / row[f"{phase}_ms"][system]
                 ratios[system, phase].append(ratio)
-                cells += f"{ratio:>17.2f}x"
-        print(f"{row['task']:<50}{row['steps']:>6}{row['cold_ms']['stock']:>14.0f}"
-              f"{row['warm_ms']['stock']:>7.0f}{cells}")
+                cells += f"{ratio:>12.2f}x"
+        print(f"{row['task']:<50}{row['steps']:>6}{row['cold_ms']['stock']:>14.0f}{row['warm_ms']['stock']:>6.0f}"
+              f"{row['cold_ms']['admissible']:>13.0f}{row['warm_ms']['admissible']:>6.0f}{cells}")
+    width = 50 + 6 + 14 + 6 + 13 + 6
     aggregate, minimum, geomean = "", "", ""
     for system in systems:
         for phase in ("cold", "warm"):
             stock = sum(row[f"{phase}_ms"]["stock"] * row["steps"] for row in rows)
             ours = sum(row[f"{phase}_ms"][system] * row["steps"] for row in rows)
             values = ratios[system, phase]
-            aggregate += f"{stock / ours:>17.2f}x"
-            minimum += f"{min(values):>17.2f}x"
-            geomean += f"{math.exp(sum(map(math.log, values)) / len(values)):>17.2f}x"
-    width = 50 + 6 + 14 + 7
+            aggregate += f"{stock / ours:>12.2f}x"
+            geomean += f"{geometric_mean(values):>12.2f}x"
+            worst = min(range(len(rows)), key=values.__getitem__)
+            minimum += f"{values[worst]:>12.2f}x"
     print(f"{f'aggregate over {len(rows)} tasks (total time)':<{width}}{aggregate}")
     print(f"{'geometric mean of the per-task ratios':<{width}}{geomean}")
     print(f"{'minimum over tasks':<{width}}{minimum}")
+    for system in systems:
+        for phase in ("cold", "warm"):
+            values = ratios[system, phase]
+            worst = min(range(len(rows)), key=values.__getitem__)
+            print(f"  worst {LABELS[system]} {phase}: {rows[worst]['task']} {values[worst]:.2f}x")
+    priced = [row for row in rows if all(f"{s}, JVM hashes" in row["warm_ms"] for s in systems)]
+    if priced:
+        print(f"\ndeterminism's price = ms/step with -XX:hashCode=2 / ms/step with the JVM's default hashes "
+              f"(above 1: determinism costs)\n{'task':<50}"
+              + "".join(f"{LABELS[s] + ' ' + p:>13}" for s in systems for p in ("cold", "warm")))
+        prices: dict[tuple[str, str], list[float]] = {(s, p): [] for s in systems for p in ("cold", "warm")}
+        for row in priced:
+            cells = ""
+            for system in systems:
+                for phase in ("cold", "warm"):
+                    price = row[f"{phase}_ms"][system] / row[f"{phase}_ms"][f"{system}, JVM hashes"]
+                    prices[system, phase].append(price)
+                    cells += f"{price:>12.2f}x"
+            print(f"{row['task']:<50}{cells}")
+        print(f"{f'geometric mean over {len(priced)} tasks':<50}"
+              + "".join(f"{geometric_mean(values):>12.2f}x" for values in prices.values()))
+        print(f"{'largest':<50}" + "".join(f"{max(values):>12.2f}x" for values in prices.values()))
 
 
 def main() -> None:
@@ -139,10 +165,10 @@ def main() -> None:
     parser.add_argument("--replays", type=int, default=3, help="warm replays per task, after the cold one")
     parser.add_argument("--simplification", default="none", help="'none' (stock's default) or 'easy'")
     parser.add_argument("--results", type=Path,
-                        default=cache_dir() / "benchmarks" / "scienceworld_step.jsonl",
+                        default=cache_dir() / "benchmarks" / "scienceworld_step-v2.jsonl",
                         help="JSON-lines file that results are appended to and resumed from")
     parser.add_argument("--identity-hashes", action="store_true",
-                        help="also measure textgym + admissible without deterministic hash codes")
+                        help="also measure textgym (plain and + admissible) without deterministic hash codes")
     parser.add_argument("--report", action="store_true", help="only print the table of --results")
     args = parser.parse_args()
     names = list(TASKS)
@@ -168,8 +194,9 @@ def main() -> None:
         done[task] = row
         with args.results.open("a") as handle:
             handle.write(json.dumps(row) + "\n")
-        print(f"  {task}: {row['steps']} steps, stock {row['warm_ms']['stock']:.0f} ms/step warm, "
-              f"textgym + admissible {row['warm_ms']['admissible']:.0f}", flush=True)
+        print(f"  {task}: {row['steps']} steps, ms/step cold/warm: stock {row['cold_ms']['stock']:.0f}/"
+              f"{row['warm_ms']['stock']:.0f}, textgym + admissible {row['cold_ms']['admissible']:.0f}/"
+              f"{row['warm_ms']['admissible']:.0f}", flush=True)
     rows = [done[task] for task in tasks if task in done]
     if rows:
         report(rows)

@@ -9,6 +9,7 @@ import sys
 import textwrap
 
 import gymnasium as gym
+import numpy as np
 import pytest
 import scienceworld
 
@@ -102,6 +103,102 @@ def test_identical_to_stock_on_the_same_commands(env, stock, task, split, simpli
         assert info["lost"] and info["score"] == -100 and terminated and stock_done
         with pytest.raises(gym.error.ResetNeeded):
             ours.step("look around")
+
+
+def walk(env: ScienceWorldEnv, variation: int, commands: list[str], random_steps: int, seed: int = 0):
+    """Observations and infos along `commands`, then along `random_steps` uniformly random admissible
+    commands (drawn by `seed`): what two envs that should be identical are compared on."""
+    rng = np.random.default_rng(seed)
+    obs, info = env.reset(options={"variation": variation})
+    seen = [(obs, info)]
+    for command in commands:
+        obs, _, terminated, _, info = env.step(command)
+        seen.append((obs, info))
+        if terminated:
+            return seen
+    for _ in range(random_steps):
+        obs, _, terminated, _, info = env.step(str(rng.choice(info["admissible_commands"])))
+        seen.append((obs, info))
+        if terminated:
+            break
+    return seen
+
+
+def without_helpers(monkeypatch, tmp_path, task: str, **kwargs) -> ScienceWorldEnv:
+    """An env on py4j's stock server and the simulator's own methods, as on a machine without a JDK."""
+    monkeypatch.setenv("TEXTGYM_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(jvm, "find_javac", lambda java: None)
+    env = ScienceWorldEnv(task, split="test", admissible_commands=True, **kwargs)
+    with pytest.warns(RuntimeWarning, match=r"no `javac` found.*Install a JDK"):
+        env.reset(options={"variation": env.variations()[0]})
+    monkeypatch.undo()
+    assert not env._simulator.helpers_loaded
+    return env
+
+
+@pytest.mark.parametrize(("task", "simplification"), [("grow-fruit", "easy"), ("find-animal", None)])
+def test_fast_admissible_commands_are_the_simulators_own(monkeypatch, tmp_path, task, simplification) -> None:
+    """`ScienceWorldBridge.validActions` against the simulator's method on py4j's stock server:
+    the same commands at every step, and the same random draws (grow-fruit's later events depend on
+    them), along the gold path, an ambiguous request, and random admissible commands."""
+    reference = without_helpers(monkeypatch, tmp_path, task, simplification=simplification)
+    fast = ScienceWorldEnv(task, split="test", simplification=simplification, admissible_commands=True)
+    try:
+        variation = fast.variations()[0]
+        fast.reset(options={"variation": variation})
+        assert fast._simulator.helpers_loaded
+        gold = fast.gold_path()
+        commands = ["focus on door", "0", *gold[:-1]] if simplification is None else gold[:-1]
+        expected = walk(reference, variation, commands, random_steps=40)
+        assert walk(fast, variation, commands, random_steps=40) == expected
+        assert max(len(info["admissible_commands"]) for _, info in expected) > jvm.SPLIT_REPLY_SIZE
+    finally:
+        fast.close()
+        reference.close()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("task", list(TASKS))
+def test_fast_admissible_commands_are_the_simulators_own_on_every_task(monkeypatch, tmp_path, task) -> None:
+    reference = without_helpers(monkeypatch, tmp_path, task)
+    fast = ScienceWorldEnv(task, split="test", admissible_commands=True)
+    try:
+        variation = fast.variations()[0]
+        fast.reset(options={"variation": variation})
+        commands = fast.gold_path()[:-1]
+        assert walk(fast, variation, commands, 60) == walk(reference, variation, commands, 60)
+    finally:
+        fast.close()
+        reference.close()
+
+
+def test_helpers_are_compiled_once_per_cache(monkeypatch, tmp_path) -> None:
+    monkeypatch.setenv("TEXTGYM_CACHE_DIR", str(tmp_path))
+    first = ScienceWorldEnv("find-plant")
+    first.reset(seed=0)
+    built = list((tmp_path / "java").iterdir())
+    assert [path.name[:8] for path in built] == ["helpers-"] and first._simulator.helpers_loaded
+    monkeypatch.setattr(jvm, "find_javac", lambda java: pytest.fail("compiled twice"))
+    second = ScienceWorldEnv("find-plant")
+    try:
+        second.reset(seed=0)
+        assert second._simulator.helpers_loaded and list((tmp_path / "java").iterdir()) == built
+    finally:
+        first.close()
+        second.close()
+
+
+def test_a_failing_javac_falls_back_to_the_stock_server_with_its_error(monkeypatch, tmp_path) -> None:
+    monkeypatch.setenv("TEXTGYM_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(jvm, "find_javac", lambda java: "/bin/false")
+    env = ScienceWorldEnv("find-plant", admissible_commands=True)
+    try:
+        with pytest.warns(RuntimeWarning, match="could not build its Java helpers .javac failed"):
+            obs, info = env.reset(seed=0)
+        assert not env._simulator.helpers_loaded and "look around" in info["admissible_commands"]
+        assert not list((tmp_path / "java").iterdir())  # nothing half-built is left to be reused
+    finally:
+        env.close()
 
 
 def test_wrong_focus_loses_the_episode(env) -> None:

@@ -10,27 +10,50 @@ py4j stack trace when Java is missing. `JavaSimulator` fixes those three things:
   own process group, so a Ctrl-C meant for Python does not kill it mid-step;
 - a missing `java` raises `JavaNotFoundError` saying what to install, and a JVM that died raises
   `SimulatorCrashedError` with its exit code and last stderr lines instead of a socket error.
+
+It also makes long replies fast. py4j's server writes a reply through an 8 KB buffer with Nagle's
+algorithm on, so any reply over 8 KB (a ScienceWorld state's admissible commands are 10-200 KB)
+waited ~40 ms for a delayed acknowledgement: most of what admissible commands cost. The JVM runs
+`java/TextgymGateway.java` instead (py4j's server with TCP_NODELAY), compiled with the JDK's
+`javac` on first use and cached; with no JDK (or `TEXTGYM_JAVA_HELPER=0`) it runs py4j's stock
+server and `joined` fetches long lists in pieces that each fit in one write.
 """
 
 from __future__ import annotations
 
-import ast
 import contextlib
+import hashlib
 import os
 import re
+import select
 import shlex
 import shutil
 import subprocess
 import tempfile
+import threading
+import time
+import warnings
 import weakref
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
-from py4j.java_gateway import GatewayParameters, JavaGateway, launch_gateway
+from py4j.java_gateway import GatewayParameters, JavaGateway, find_jar_path
 from py4j.protocol import Py4JError
+
+from textgym.cache import cache_dir
 
 DEFAULT_HEAP = "512m"
 JAVA_OPTS_VARIABLE = "TEXTGYM_JAVA_OPTS"
+HELPER_VARIABLE = "TEXTGYM_JAVA_HELPER"
+"""Set to 0 to run py4j's stock gateway server instead of textgym's compiled one."""
+GATEWAY_SOURCE = Path(__file__).with_name("java") / "TextgymGateway.java"
+GATEWAY_CLASS = "textgym.TextgymGateway"
+START_TIMEOUT = 120.0
+"""Seconds a JVM may take to print its port before it counts as failed to start."""
+SPLIT_REPLY_SIZE = 96
+"""Strings per reply where `joined` keeps replies under py4j's 8 KB buffer (stock server): commands
+are rarely longer than 60 characters, so 96 of them fit."""
 _HEAP_PATTERN = re.compile(r"[1-9][0-9]*[kKmMgG]?")
 _MIN_HEAP_BYTES = 64 * 2**20
 
@@ -85,6 +108,54 @@ def check_heap(heap: object) -> str:
     return heap
 
 
+def find_javac(java: str) -> str | None:
+    """The `javac` of the JDK that `java` belongs to (or on $PATH); None for a runtime without one."""
+    beside = Path(os.path.realpath(java)).with_name("javac")
+    if os.access(beside, os.X_OK):
+        return str(beside)
+    return shutil.which("javac")
+
+
+def compiled_helpers(java: str, sources: tuple[Path, ...], classpath: str) -> Path | None:
+    """Folder of the compiled `TextgymGateway` and the family's `sources`, built with `javac`
+    against py4j and `classpath` on first use, and cached by the hash of the sources and jars;
+    None (with a warning) when they cannot be built."""
+    if os.environ.get(HELPER_VARIABLE, "1") == "0":
+        return None
+    sources = (GATEWAY_SOURCE, *sources)
+    jars = [find_jar_path(), classpath]
+    digest = hashlib.sha1()
+    for source in sources:
+        digest.update(source.read_bytes())
+    for jar in jars:
+        digest.update(f"{Path(jar).name}:{os.path.getsize(jar)}".encode())
+    target = cache_dir() / "java" / f"helpers-{digest.hexdigest()[:12]}"
+    if (target / "textgym").is_dir():
+        return target
+    javac = find_javac(java)
+    problem = "no `javac` found (a Java runtime without the JDK)"
+    if javac is not None:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        build = Path(tempfile.mkdtemp(dir=target.parent, prefix=".build-"))
+        try:
+            result = subprocess.run([javac, "-nowarn", "--release", "11", "-classpath", os.pathsep.join(jars),
+                                     "-d", str(build), *map(str, sources)],
+                                    capture_output=True, text=True, timeout=300)
+            if result.returncode == 0:
+                with contextlib.suppress(OSError):  # another process built it first: keep theirs
+                    os.rename(build, target)
+                return target
+            problem = f"javac failed: {(result.stderr or result.stdout).strip()[-500:]}"
+        except (OSError, subprocess.TimeoutExpired) as error:
+            problem = f"javac failed: {error}"
+        finally:
+            shutil.rmtree(build, ignore_errors=True)
+    warnings.warn(f"textgym could not build its Java helpers ({problem}); using py4j's stock server and "
+                  "the simulator's own methods, with which admissible commands take longer. Install a "
+                  "JDK (e.g. openjdk-17-jdk-headless) for full speed.", RuntimeWarning, stacklevel=3)
+    return None
+
+
 def java_options(heap: str, extra: list[str] | tuple[str, ...] = ()) -> list[str]:
     """JVM flags: a capped heap, the serial collector (2 GC threads would fight the env), `extra`,
     then `$TEXTGYM_JAVA_OPTS`."""
@@ -102,16 +173,22 @@ class JavaSimulator:
         heap: the JVM's maximum heap (`-Xmx`), e.g. "512m".
         cwd: working directory of the JVM (simulators read resources relative to it).
         options: more JVM flags (e.g. `DETERMINISTIC_HASHES`).
+        helpers: Java sources of the family's fast paths, compiled with the gateway (see
+            `compiled_helpers`); `helpers_loaded` says whether they are on this JVM's classpath.
     """
 
     def __init__(self, name: str, classpath: str, entry_class: str, heap: str = DEFAULT_HEAP,
-                 cwd: str | None = None, options: list[str] | tuple[str, ...] = ()) -> None:
+                 cwd: str | None = None, options: list[str] | tuple[str, ...] = (),
+                 helpers: tuple[Path, ...] = ()) -> None:
         self.name = name
         self.classpath = classpath
         self.entry_class = entry_class
         self.heap = check_heap(heap)
         self.cwd = cwd
         self.options = tuple(options)
+        self.helpers = tuple(helpers)
+        self.helpers_loaded = False
+        self._classes: dict[str, Any] = {}
         self._gateway: JavaGateway | None = None
         self._process: subprocess.Popen | None = None
         self._server: Any = None
@@ -137,9 +214,24 @@ class JavaSimulator:
             raise SimulatorCrashedError(self._death_message()) from error
 
     def joined(self, strings: Any, separator: str = "\n") -> str:
-        """A Java collection of strings as one string, joined in the JVM: one round trip instead
-        of one per element (py4j's `list(...)` of a 5k-command list takes seconds)."""
-        return self._join(separator, strings)
+        """A Java list of strings as one string, joined in the JVM: one round trip instead of one
+        per element (py4j's `list(...)` of a 5k-command list takes seconds), or a few short ones
+        on py4j's stock server (see the module docstring)."""
+        if self.helpers_loaded:
+            return self._join(separator, strings)
+        size = strings.size()
+        pieces = (strings.subList(start, min(start + SPLIT_REPLY_SIZE, size))
+                  for start in range(0, size, SPLIT_REPLY_SIZE))
+        return separator.join(self._join(separator, piece) for piece in pieces)
+
+    def java_class(self, name: str) -> Any:
+        """The Java class `name` (e.g. "textgym.ScienceWorldBridge"), looked up once per JVM."""
+        if name not in self._classes:
+            class_ = self._gateway.jvm
+            for part in name.split("."):
+                class_ = getattr(class_, part)
+            self._classes[name] = class_
+        return self._classes[name]
 
     @property
     def pid(self) -> int | None:
@@ -153,24 +245,29 @@ class JavaSimulator:
         """Start a fresh JVM (closing a dead or live previous one first)."""
         self.close()
         java = find_java()
+        classes = compiled_helpers(java, self.helpers, self.classpath)
+        classpath = [find_jar_path(), self.classpath]
+        if classes is None:
+            main = ["py4j.GatewayServer", "--die-on-broken-pipe", "0"]
+        else:
+            classpath.insert(0, str(classes))
+            main = [GATEWAY_CLASS]
+        self.helpers_loaded = classes is not None
         self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - open while the JVM lives; close() closes it
-        try:
-            port, process = launch_gateway(
-                classpath=self.classpath, javaopts=java_options(self.heap, self.options), java_path=java,
-                die_on_exit=True, create_new_process_group=True, cwd=self.cwd,
-                redirect_stderr=self._stderr, return_proc=True)
-        except ValueError as error:  # py4j could not read a port: the JVM exited at start
-            lines = [_first_stdout_line(error), self._stderr_tail()]
-            raise SimulatorCrashedError(f"The {self.name} JVM failed to start: "
-                                        + " | ".join(line for line in lines if line)) from None
+        # Its own session: a Ctrl-C meant for Python does not reach it. Both servers print their
+        # port, then exit when stdin closes (the parent died or `close()` closed it).
+        process = subprocess.Popen(
+            [java, *java_options(self.heap, self.options), "-classpath", os.pathsep.join(classpath), *main],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr, cwd=self.cwd,
+            start_new_session=True)
+        port = self._read_port(process)
+        threading.Thread(target=_drain, args=(process.stdout,), daemon=True).start()
         self._process = process
         self._gateway = JavaGateway(gateway_parameters=GatewayParameters(port=port, auto_field=True),
                                     java_process=process)
         self._finalizer = weakref.finalize(self, _shutdown, self._gateway, process)
-        class_ = self._gateway.jvm
-        for part in self.entry_class.split("."):
-            class_ = getattr(class_, part)
-        self._server = class_()
+        self._classes = {}
+        self._server = self.java_class(self.entry_class)()
         self._join = self._gateway.jvm.java.lang.String.join  # looked up once: 2 round trips a call
 
     def close(self) -> None:
@@ -181,6 +278,28 @@ class JavaSimulator:
         if self._stderr is not None:
             self._stderr.close()
             self._stderr = None
+
+    def _read_port(self, process: subprocess.Popen) -> int:
+        """The port the JVM prints; a JVM that exits or stalls instead is a clear error. Lines
+        before it (HotSpot prints its warnings on stdout) go into that error."""
+        deadline = time.monotonic() + START_TIMEOUT
+        printed: list[str] = []
+        while (wait := deadline - time.monotonic()) > 0 and select.select([process.stdout], [], [], wait)[0]:
+            line = process.stdout.readline()
+            if not line:  # end of file: the JVM exited
+                break
+            text = line.decode(errors="replace").strip()
+            if text.isdigit():
+                return int(text)
+            printed.append(text)
+        else:
+            printed.append(f"no port within {START_TIMEOUT:g} s")
+        _stop(process)
+        lines = [*printed, self._stderr_tail()]
+        self._stderr.close()
+        self._stderr = None
+        raise SimulatorCrashedError(f"The {self.name} JVM failed to start: "
+                                    + " | ".join(text for text in lines if text))
 
     def _death_message(self) -> str:
         if self._process is None:
@@ -199,22 +318,25 @@ class JavaSimulator:
         return " | ".join(line.strip() for line in text.splitlines()[-lines:] if line.strip())
 
 
-def _first_stdout_line(error: ValueError) -> str:
-    """The JVM's first stdout line, from py4j's "invalid literal for int() ...: b'...'" error."""
-    _, _, literal = str(error).partition(": ")
-    try:
-        return ast.literal_eval(literal).decode(errors="replace").strip()
-    except (ValueError, SyntaxError, AttributeError):
-        return ""
+def _drain(stream: Any) -> None:
+    """Read and drop what the simulator prints on stdout, so a full pipe never blocks the JVM."""
+    with contextlib.suppress(OSError, ValueError):
+        while stream.read(65536):
+            pass
 
 
 def _shutdown(gateway: JavaGateway, process: subprocess.Popen) -> None:
     """Ask the JVM to stop, then make sure it did (py4j's shutdown alone can leave it running)."""
     with contextlib.suppress(Exception):  # the JVM may be gone already; stopping it is what matters
         gateway.shutdown()
+    _stop(process)
+
+
+def _stop(process: subprocess.Popen) -> None:
+    """End the JVM: EOF on its stdin (its server exits then), else SIGKILL after 5 seconds."""
     if process.poll() is None:
         try:
-            process.stdin.close()  # --die-on-broken-pipe: EOF on stdin ends the JVM
+            process.stdin.close()
             process.wait(timeout=5)
         except (OSError, subprocess.TimeoutExpired):
             process.kill()
