@@ -32,6 +32,9 @@ Log = Callable[[str], None]
 # Budgets at --train-scale 1, sized for the `quick` protocol on a 2-core CPU.
 TRAIN_VARIATIONS, DEV_VARIATIONS = 10, 2  # gold episodes per env for the imitation agents
 SEQ2SEQ_EPOCHS = 12.0                     # per model (BC: one; sub-goal: planner and executor)
+SEQ2SEQ_MAX_STEPS = 600  # optimizer steps per model at most: `quick`'s 12 epochs take 84-288; the 30
+#                          `paper` tasks' 12 epochs would take 2,145 (at --train-scale 0.5: 179 a
+#                          pass), hours on this machine, so the cap decides there (300 at scale 0.5)
 RL_STEPS = {"drrn": 2400, "ppo": 1536}    # env steps, 4 parallel envs
 RL_MAX_ENVS = 8  # parallel envs (one JVM of ~0.5 GB each); more tasks than this take turns in them
 COLA_STEPS = {"trunk": 400, "world_model": 400, "policy": 300}  # optimizer steps, batch 32
@@ -80,6 +83,11 @@ class BenchContext:
         trained = train(directory)
         return trained.directory, trained.record
 
+    @property
+    def seq2seq_steps(self) -> int:
+        """The imitation agents' cap on optimizer steps per model, scaled like their data."""
+        return max(1, round(SEQ2SEQ_MAX_STEPS * self.train_scale))
+
     def imitation_data(self) -> dict[str, Path]:
         """Gold paths of the train and dev splits, plus their progress annotation (shared by BC,
         the sub-goal agent and CoLA)."""
@@ -98,8 +106,8 @@ def bc(context: BenchContext, log: Log) -> tuple[Path, dict[str, Any]]:
         data = context.imitation_data()
         return train_bc(BCTrainConfig(
             data=str(data["gold"]), dev_data=str(data["gold-dev"]), out=str(directory),
-            epochs=SEQ2SEQ_EPOCHS, device=context.device, seed=context.seed,
-            progress=False))
+            epochs=SEQ2SEQ_EPOCHS, max_steps=context.seq2seq_steps, device=context.device,
+            seed=context.seed, progress=False))
 
     return context.cached("bc", train, log)
 
@@ -112,8 +120,8 @@ def subgoal(context: BenchContext, log: Log) -> tuple[Path, dict[str, Any]]:
         data = context.imitation_data()
         return train_subgoal(SubgoalTrainConfig(
             data=str(data["annotated"]), dev_data=str(data["annotated-dev"]), out=str(directory),
-            epochs=SEQ2SEQ_EPOCHS, device=context.device, seed=context.seed,
-            progress=False))
+            epochs=SEQ2SEQ_EPOCHS, max_steps=context.seq2seq_steps, device=context.device,
+            seed=context.seed, progress=False))
 
     return context.cached("subgoal", train, log)
 
