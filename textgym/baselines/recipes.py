@@ -171,7 +171,8 @@ def cola(context: BenchContext, log: Log) -> tuple[Path, dict[str, Any]]:
 
 
 def _rl(algorithm: str, **settings: Any) -> Callable[[BenchContext, Log], tuple[Path, dict[str, Any]]]:
-    """A recipe that trains `algorithm` on all the protocol's envs at once."""
+    """A recipe that trains `algorithm` on all the protocol's envs at once, in at most
+    `RL_MAX_ENVS` parallel envs (more tasks take turns in them: `TaskRotation`)."""
 
     def recipe(context: BenchContext, log: Log) -> tuple[Path, dict[str, Any]]:
         if algorithm == "drrn":
