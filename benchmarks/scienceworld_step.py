@@ -4,10 +4,10 @@ For each task, replays the gold path of its first test variation through (a) sto
 `ScienceWorldEnv.step` (look, inventory, task text and the valid-command list on every step),
 (b) textgym without admissible commands ("plain") and (c) textgym with `admissible_commands=True`,
 each in a fresh JVM. Replay 1 is *cold* (the first episode in a new JVM: class loading and JIT
-warm-up); replays 2.. are *warm*. The systems take turns replay by replay, in a rotating order, so
-they share the machine's load alike. Prints per-task ms/step and the ratios stock/textgym (above 1 =
-textgym faster), then the minimum over tasks next to the aggregate (total stock time / total
-textgym time) and the geometric mean.
+warm-up); replays 2.. are *warm* (their median; at least `--replays`, and 60 steps in all). The
+systems take turns replay by replay, in a rotating order, so they share the machine's load alike.
+Prints per-task ms/step and the ratios stock/textgym (above 1 = textgym faster), then the minimum
+over tasks next to the aggregate (total stock time / total textgym time) and the geometric mean.
 
 `--identity-hashes` adds (b) and (c) in JVMs with HotSpot's default identity hash codes instead of
 textgym's deterministic `-XX:hashCode=2`, and prints what determinism costs per task (ms/step with
@@ -28,6 +28,7 @@ import contextlib
 import json
 import math
 import os
+import statistics
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -42,6 +43,7 @@ from textgym.envs.scienceworld import TASKS, ScienceWorldEnv
 
 SYSTEMS = ("stock", "plain", "admissible", "plain, JVM hashes", "admissible, JVM hashes")
 LABELS = {"plain": "plain", "admissible": "+adm"}
+MIN_WARM_STEPS = 60
 
 
 @contextlib.contextmanager
@@ -61,7 +63,9 @@ def identity_hashes(on: bool) -> Iterator[None]:
 
 def replay(env: ScienceWorldEnv | StockEnv, task: str, variation: int, simplification: str,
            actions: list[str]) -> float:
-    """Seconds for stepping `actions` after a new episode (not counted)."""
+    """Milliseconds per step for stepping `actions` after a new episode (not counted). An episode
+    may end early where events differ (without deterministic hashes, or where admissible commands
+    draw the simulator's random generator): then it is the mean over the steps taken."""
     if isinstance(env, StockEnv):
         env.load(task, variation, simplification)
         env.reset()
@@ -69,13 +73,17 @@ def replay(env: ScienceWorldEnv | StockEnv, task: str, variation: int, simplific
         with identity_hashes(getattr(env, "identity_hashes", False)):
             env.reset(options={"variation": variation})  # the first reset starts the JVM
     started = time.perf_counter()
+    steps = 0
     for action in actions:
-        env.step(action)
-    return time.perf_counter() - started
+        steps += 1
+        if env.step(action)[2]:
+            break
+    return 1000 * (time.perf_counter() - started) / steps
 
 
 def measure(task: str, replays: int, simplification: str, with_identity_hashes: bool) -> dict:
-    """ms/step of each system on `task`: the cold replay and the mean of the warm ones."""
+    """ms/step of each system on `task`: the cold replay and the median of the warm ones (at least
+    `replays`, and enough for MIN_WARM_STEPS steps, so a 3-step gold path is timed long enough)."""
     probe = ScienceWorldEnv(task, split="test", simplification=simplification or None)
     variation = probe.variations()[0]
     actions = winning_prefix(probe, variation)
@@ -85,19 +93,19 @@ def measure(task: str, replays: int, simplification: str, with_identity_hashes: 
         envs[name] = ScienceWorldEnv(task, split="test", simplification=simplification or None,
                                      admissible_commands=name.startswith("admissible"))
         envs[name].identity_hashes = name.endswith("JVM hashes")
-    seconds: dict[str, list[float]] = {name: [] for name in envs}
+    per_step: dict[str, list[float]] = {name: [] for name in envs}
     try:
         names = list(envs)
-        for index in range(1 + replays):  # who goes first rotates, so no system always follows another
+        for index in range(1 + max(replays, math.ceil(MIN_WARM_STEPS / len(actions)))):
+            # who goes first rotates, so no system always follows another
             for name in names[index % len(names):] + names[:index % len(names)]:
-                seconds[name].append(replay(envs[name], task, variation, simplification, actions))
+                per_step[name].append(replay(envs[name], task, variation, simplification, actions))
     finally:
         for env in envs.values():
             env.close()
-    per_step = {name: [1000 * s / len(actions) for s in values] for name, values in seconds.items()}
     return {"task": task, "steps": len(actions), "simplification": simplification,
             "cold_ms": {name: values[0] for name, values in per_step.items()},
-            "warm_ms": {name: sum(values[1:]) / len(values[1:]) for name, values in per_step.items()}}
+            "warm_ms": {name: statistics.median(values[1:]) for name, values in per_step.items()}}
 
 
 def geometric_mean(values: list[float]) -> float:

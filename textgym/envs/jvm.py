@@ -15,8 +15,10 @@ It also makes long replies fast. py4j's server writes a reply through an 8 KB bu
 algorithm on, so any reply over 8 KB (a ScienceWorld state's admissible commands are 10-200 KB)
 waited ~40 ms for a delayed acknowledgement: most of what admissible commands cost. The JVM runs
 `java/TextgymGateway.java` instead (py4j's server with TCP_NODELAY), compiled with the JDK's
-`javac` on first use and cached; with no JDK (or `TEXTGYM_JAVA_HELPER=0`) it runs py4j's stock
-server and `joined` fetches long lists in pieces that each fit in one write.
+`javac` on first use and cached, together with a family's own Java fast paths (`helpers`, e.g.
+ScienceWorld's `ScienceWorldBridge`). With no JDK (or `TEXTGYM_JAVA_HELPER=0`) it runs py4j's
+stock server, the family uses the simulator's own methods, and `joined` fetches long lists in
+pieces that each fit in one write.
 """
 
 from __future__ import annotations

@@ -4,7 +4,11 @@ The stock `scienceworld.ScienceWorldEnv.step` builds the full admissible-command
 strings, copied one py4j round trip at a time), the look, the inventory and the task text on
 *every* step: 30-450 ms a step for a 3-12 ms simulator step. This module talks to the JVM's
 `PythonInterface` directly: a step is the simulator step plus three scalar round trips, and the
-admissible commands come in one round trip (joined into one string in the JVM), only when asked.
+admissible commands come only when asked, in one round trip, from `java/ScienceWorldBridge.java`:
+the simulator's own computation redone in plain Java (most of the simulator's time goes to naming
+every object uniquely with Scala collections), with the same commands and the same draws from the
+simulator's random generator, compiled against its jar on first use (`envs.jvm.compiled_helpers`).
+Without a JDK it falls back to the simulator's own method.
 
 It also makes the simulator deterministic. scienceworld 1.2.3 keeps objects in hash sets keyed by
 identity hash codes, so the same commands list objects in a different order from run to run and

@@ -2,11 +2,12 @@
 //
 // `PythonInterface.getValidActionObjectCombinations()` spends most of its time choosing a unique
 // name ("referent") for every visible object and then for every object in the world, with Scala
-// collections (a frequency map rebuilt 20 times per call, boxed comparisons). `validActions` does
-// the same computation step for step -- the same objects in the same order, the same referents,
-// the same draws from the simulator's shared random generator (`scala.util.Random`), the same
-// action generator -- with plain Java maps, and each object's referents computed once per call
-// instead of twice. It returns the commands sorted (as the simulator does) in one string.
+// collections (a frequency map of strings rebuilt 20 times per call). `validActions` does the same
+// computation step for step -- the same objects in the same order, the same referents, the same
+// draws from the simulator's shared random generator (`scala.util.Random`), the same action
+// generator -- but counts integer ids of the referents in arrays, and computes each object's
+// referents once per call instead of twice. It returns the commands sorted, as the simulator does,
+// in one string.
 // The algorithm mirrors scienceworld.input.InputParser (getAllUniqueReferentsLUTObjList,
 // chooseUniqueReferents, filterDuplicateReferents) and AgentInterface.getValidActionObjectCombinations
 // of scienceworld 1.2.3; tests compare it with the simulator's own method command for command.
@@ -45,10 +46,10 @@ public final class ScienceWorldBridge {
         }
         EnvObject visibleRoot = agentInterface.getAgentVisibleObjects(false)._2();
         EnvObject[] visible = toArray(InputParser.collectObjects(visibleRoot, false).iterator());
-        Map<Long, String[]> referents = new HashMap<>();  // keyed by uuid: identity hashes may all be equal
-        Map<Long, String> visibleNames = uniqueReferents(visible, visibleRoot, referents);
+        Names names = new Names();
+        Map<Long, String> visibleNames = uniqueReferents(visible, visibleRoot, names);
         EnvObject[] all = toArray(InputParser.collectObjects(agentInterface.universe(), true).iterator());
-        Map<Long, String> allNames = uniqueReferents(all, visibleRoot, referents);
+        Map<Long, String> allNames = uniqueReferents(all, visibleRoot, names);
         PossibleAction[] actions = ActionDefinitions.mkPossibleActions(
                 agentInterface.agent(), visible, all, toScala(visibleNames), toScala(allNames));
         String[] commands = new String[actions.length];
@@ -71,24 +72,62 @@ public final class ScienceWorldBridge {
         return out.toArray(new EnvObject[0]);
     }
 
-    /** uuid -> unique referent, as InputParser.getAllUniqueReferentsLUTObjList. */
-    private static Map<Long, String> uniqueReferents(EnvObject[] objects, EnvObject perspective,
-                                                    Map<Long, String[]> cache) {
-        String[][] candidates = new String[objects.length][];
-        for (int i = 0; i < objects.length; i++) {
-            EnvObject object = objects[i];
-            String[] names = cache.get(object.uuid());
-            if (names == null) {
-                names = toStrings(object.getReferentsWithContainers(perspective).iterator());
-                Arrays.sort(names);
-                cache.put(object.uuid(), names);
+    /** Every referent seen in one call gets an integer id, so the 20 rounds of counting below
+     *  index arrays instead of hashing strings. */
+    private static final class Names {
+        final Map<String, Integer> ids = new HashMap<>(8192);
+        final List<String> strings = new ArrayList<>(8192);
+        final List<Integer> lowerCaseIds = new ArrayList<>(8192);  // -1 until asked
+        final Map<Long, int[]> byObject = new HashMap<>(1024);  // uuid -> sorted referent ids
+
+        int id(String name) {
+            Integer id = ids.get(name);
+            if (id == null) {
+                id = strings.size();
+                ids.put(name, id);
+                strings.add(name);
+                lowerCaseIds.add(-1);
             }
-            candidates[i] = names;
+            return id;
         }
-        String[] chosen = chooseUniqueReferents(candidates);
+
+        /** The object's referents, sorted (as `.toArray.sorted`), computed once per call. */
+        int[] of(EnvObject object, EnvObject perspective) {
+            int[] names = byObject.get(object.uuid());
+            if (names == null) {
+                String[] sorted = toStrings(object.getReferentsWithContainers(perspective).iterator());
+                Arrays.sort(sorted);
+                names = new int[sorted.length];
+                for (int i = 0; i < sorted.length; i++) {
+                    names[i] = id(sorted[i]);
+                }
+                byObject.put(object.uuid(), names);
+            }
+            return names;
+        }
+
+        int lowerCase(int name) {
+            int lower = lowerCaseIds.get(name);
+            if (lower < 0) {
+                String text = strings.get(name);
+                String lowerText = text.toLowerCase();
+                lower = lowerText.equals(text) ? name : id(lowerText);
+                lowerCaseIds.set(name, lower);
+            }
+            return lower;
+        }
+    }
+
+    /** uuid -> unique referent, as InputParser.getAllUniqueReferentsLUTObjList. */
+    private static Map<Long, String> uniqueReferents(EnvObject[] objects, EnvObject perspective, Names names) {
+        int[][] candidates = new int[objects.length][];
+        for (int i = 0; i < objects.length; i++) {
+            candidates[i] = names.of(objects[i], perspective);
+        }
+        int[] chosen = chooseUniqueReferents(filterDuplicateReferents(candidates, names), names.strings.size());
         Map<Long, String> out = new HashMap<>();
         for (int i = 0; i < objects.length; i++) {
-            out.put(objects[i].uuid(), chosen[i].toLowerCase());
+            out.put(objects[i].uuid(), names.strings.get(chosen[i]).toLowerCase());
         }
         return out;
     }
@@ -102,46 +141,59 @@ public final class ScienceWorldBridge {
     }
 
     /** InputParser.chooseUniqueReferents: the same index moves and the same random draws. */
-    private static String[] chooseUniqueReferents(String[][] candidates) {
-        String[][] names = filterDuplicateReferents(candidates);
-        int[] indices = new int[names.length];
+    private static int[] chooseUniqueReferents(int[][] candidates, int numNames) {
+        int[] indices = new int[candidates.length];
+        int[] counted = new int[candidates.length];
+        int[] frequency = new int[numNames];
         for (int attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-            Map<String, Integer> frequency = new HashMap<>();
-            for (int i = 0; i < names.length; i++) {
-                frequency.merge(names[i][indices[i]], 1, Integer::sum);
+            for (int i = 0; i < candidates.length; i++) {
+                counted[i] = candidates[i][indices[i]];
+                frequency[counted[i]]++;
             }
-            for (int i = 0; i < names.length; i++) {
-                if (frequency.get(names[i][indices[i]]) > 1) {
+            for (int i = 0; i < candidates.length; i++) {
+                if (frequency[candidates[i][indices[i]]] > 1) {
                     indices[i] = attempt < STEPPING_ATTEMPTS
-                            ? (indices[i] + 1) % names[i].length
-                            : scala.util.Random$.MODULE$.nextInt(names[i].length);
+                            ? (indices[i] + 1) % candidates[i].length
+                            : scala.util.Random$.MODULE$.nextInt(candidates[i].length);
                 }
             }
+            for (int name : counted) {
+                frequency[name] = 0;
+            }
         }
-        String[] out = new String[names.length];
-        for (int i = 0; i < names.length; i++) {
-            out[i] = names[i][indices[i]];
+        int[] out = new int[candidates.length];
+        for (int i = 0; i < candidates.length; i++) {
+            out[i] = candidates[i][indices[i]];
         }
         return out;
     }
 
-    /** InputParser.filterDuplicateReferents: drop names any two objects share, unless none is left. */
-    private static String[][] filterDuplicateReferents(String[][] candidates) {
-        Map<String, Integer> frequency = new HashMap<>();
-        for (String[] names : candidates) {
-            for (String name : names) {
-                frequency.merge(name.toLowerCase(), 1, Integer::sum);
+    /** InputParser.filterDuplicateReferents: drop names any two objects share (ignoring case),
+     *  unless that leaves an object none. */
+    private static int[][] filterDuplicateReferents(int[][] candidates, Names names) {
+        int[][] lower = new int[candidates.length][];
+        for (int i = 0; i < candidates.length; i++) {
+            lower[i] = new int[candidates[i].length];
+            for (int j = 0; j < candidates[i].length; j++) {
+                lower[i][j] = names.lowerCase(candidates[i][j]);
             }
         }
-        String[][] out = new String[candidates.length][];
+        int[] frequency = new int[names.strings.size()];
+        for (int[] objectNames : lower) {
+            for (int name : objectNames) {
+                frequency[name]++;
+            }
+        }
+        int[][] out = new int[candidates.length][];
         for (int i = 0; i < candidates.length; i++) {
-            List<String> kept = new ArrayList<>();
-            for (String name : candidates[i]) {
-                if (frequency.get(name.toLowerCase()) <= 1) {
-                    kept.add(name);
+            int[] kept = new int[candidates[i].length];
+            int size = 0;
+            for (int j = 0; j < candidates[i].length; j++) {
+                if (frequency[lower[i][j]] <= 1) {
+                    kept[size++] = candidates[i][j];
                 }
             }
-            out[i] = kept.isEmpty() ? candidates[i] : kept.toArray(new String[0]);
+            out[i] = size == 0 ? candidates[i] : Arrays.copyOf(kept, size);
         }
         return out;
     }
