@@ -201,7 +201,8 @@ def run(args: argparse.Namespace) -> int:
     episodes = protocol_episodes(protocol, args.env, args.variations, base_seed=args.seed)
     out = Path(args.out or f"results/bench-{protocol.name}-{datetime.now():%Y%m%d-%H%M%S}")
     console.print(f"[bold]textgym bench[/bold]: {protocol.name} ({protocol.description}); "
-                  f"{len(episodes)} episodes per agent; results in {out}")
+                  + ("training only, no evaluation" if args.train_only
+                     else f"{len(episodes)} episodes per agent; results in {out}"))
 
     check_positive("--train-scale", args.train_scale)
     seeds = list(dict.fromkeys(args.seeds or [args.seed]))
