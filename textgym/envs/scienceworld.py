@@ -8,7 +8,8 @@ admissible commands come only when asked, in one round trip, from `java/ScienceW
 the simulator's own computation redone in plain Java (most of the simulator's time goes to naming
 every object uniquely with Scala collections), with the same commands and the same draws from the
 simulator's random generator, compiled against its jar on first use (`envs.jvm.compiled_helpers`).
-Without a JDK it falls back to the simulator's own method.
+The same file gives each episode a parser that names each object once per command instead of once
+per action tried. Without a JDK the simulator's own methods run.
 
 It also makes the simulator deterministic. scienceworld 1.2.3 keeps objects in hash sets keyed by
 identity hash codes, so the same commands list objects in a different order from run to run and
@@ -58,7 +59,8 @@ MAX_VARIATIONS: dict[str, int] = {
     "mendelian-genetics-unknown-plant": 480,
 }
 BRIDGE_SOURCE = Path(__file__).with_name("java") / "ScienceWorldBridge.java"
-"""The Java twin of the simulator's admissible-command method (same commands and random draws, faster)."""
+"""Java twins of the simulator's admissible-command method and parser: same results, faster."""
+BRIDGE_CLASS = "textgym.ScienceWorldBridge"
 SIMPLIFICATIONS = ("teleportAction", "openDoors", "openContainers", "selfWateringFlowerPots",
                    "noElectricalAction")
 ELECTRICAL_TASKS = ("power-component", "power-component-renewable-vs-nonrenewable-energy",
@@ -203,6 +205,9 @@ class ScienceWorldEnv(JavaBacked, TextEnv):
         message = self._call("load", self.task, variation, self.simplification, gold)
         if message:
             raise RuntimeError(f"ScienceWorld could not load {self.task} variation {variation}: {message}")
+        if self._simulator.helpers_loaded:  # the same parser, naming each object once per command
+            with self._simulator.calls() as server:
+                self._simulator.java_class(BRIDGE_CLASS).installParser(server)
         return self._advance("look around")
 
     def _begin(self, variation: int) -> Transition:
@@ -225,7 +230,7 @@ class ScienceWorldEnv(JavaBacked, TextEnv):
         # is drawn alike), or its faster twin `ScienceWorldBridge.validActions`; joined in the JVM.
         with self._simulator.calls() as server:
             if self._simulator.helpers_loaded:
-                commands = self._simulator.java_class("textgym.ScienceWorldBridge").validActions(server)
+                commands = self._simulator.java_class(BRIDGE_CLASS).validActions(server)
             else:
                 commands = self._simulator.joined(server.getValidActionObjectCombinations())
         return commands.split("\n") if commands else []

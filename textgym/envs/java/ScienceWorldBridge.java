@@ -19,6 +19,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 
+import scala.Tuple2;
 import scala.collection.Iterator;
 import scienceworld.actions.PossibleAction;
 import scienceworld.input.ActionDefinitions;
@@ -33,6 +34,86 @@ public final class ScienceWorldBridge {
     private static final int STEPPING_ATTEMPTS = 10;
 
     private ScienceWorldBridge() {
+    }
+
+    /**
+     * Give the loaded episode a MemoizingInputParser (call after every load). Returns false, and
+     * leaves the simulator's parser, where the simulator has no episode or its layout is not the
+     * one this was written against.
+     */
+    public static boolean installParser(PythonInterface simulator) {
+        if (!simulator.agentInterface().isDefined()) {
+            return false;
+        }
+        AgentInterface agentInterface = simulator.agentInterface().get();
+        if (agentInterface.inputParser() instanceof MemoizingInputParser
+                || agentInterface.inputParser().isInAmbiguousState()) {
+            return agentInterface.inputParser() instanceof MemoizingInputParser;
+        }
+        try {
+            java.lang.reflect.Field field = AgentInterface.class.getDeclaredField("inputParser");
+            field.setAccessible(true);
+            field.set(agentInterface, new MemoizingInputParser(agentInterface.actionHandler().getActions()));
+            return true;
+        } catch (ReflectiveOperationException | RuntimeException unexpected) {
+            return false;
+        }
+    }
+
+    /**
+     * The simulator's parser, with each object's names computed once per parse. Its `parse` tries
+     * every trigger of every action on the input, and each try named every visible object again
+     * (`InputParser.getObjectReferents`: the object's names with their containers, each tokenised
+     * with a regular expression): most of a step's time. Names do not change during a parse (no
+     * world time passes), so `matchObj` here returns what the simulator's returns, from a table.
+     */
+    public static final class MemoizingInputParser extends InputParser {
+
+        private final Map<Long, String[]> names = new HashMap<>();  // uuid -> names, for one parse
+        private EnvObject namesPerspective;
+
+        MemoizingInputParser(language.model.ActionRequestDef[] actions) {
+            super(actions);
+        }
+
+        @Override
+        public scala.Tuple4<Object, String, String, scala.Option<scienceworld.actions.Action>> parse(
+                String input, EnvObject visibleRoot, EnvObject universe, scienceworld.objects.agent.Agent agent,
+                scienceworld.tasks.goals.ObjMonitor monitor, scienceworld.tasks.goals.GoalSequence goals,
+                EnvObject perspective) {
+            names.clear();
+            try {
+                return super.parse(input, visibleRoot, universe, agent, monitor, goals, perspective);
+            } finally {
+                names.clear();
+                namesPerspective = null;
+            }
+        }
+
+        /** InputParser.matchObj: (any match, (rest of the input, object) for every name the input starts with). */
+        @Override
+        @SuppressWarnings("unchecked")
+        public Tuple2<Object, Tuple2<String, EnvObject>[]> matchObj(String input, EnvObject[] objects,
+                                                                    EnvObject perspective) {
+            if (perspective != namesPerspective) {
+                names.clear();
+                namesPerspective = perspective;
+            }
+            List<Tuple2<String, EnvObject>> out = new ArrayList<>();
+            for (EnvObject object : objects) {
+                String[] referents = names.get(object.uuid());
+                if (referents == null) {
+                    referents = InputParser.getObjectReferents(object, perspective);
+                    names.put(object.uuid(), referents);
+                }
+                for (String referent : referents) {
+                    if (input.startsWith(referent)) {
+                        out.add(new Tuple2<>(input.substring(referent.length()).trim(), object));
+                    }
+                }
+            }
+            return new Tuple2<>(!out.isEmpty(), out.toArray(new Tuple2[0]));
+        }
     }
 
     /** The sorted admissible commands, one per line, exactly as getValidActionObjectCombinations. */
