@@ -55,6 +55,18 @@ def test_a_shipped_agent_is_loaded_and_nothing_is_trained(tmp_path, shipped_root
     assert "the shipped trained agent" in capsys.readouterr().out
 
 
+def test_only_the_agent_and_its_record_are_shipped(tmp_path, shipped_root) -> None:
+    """The BC trainer saves its agent in its run folder, next to TensorBoard logs and checkpoints."""
+    run = RandomAgent().save(tmp_path / "run")
+    (run / "tensorboard").mkdir()
+    (run / "tensorboard" / "events").write_bytes(b"0" * 100)
+    (run / RECORD_FILE).write_text(json.dumps(record(".")))
+    folder = shipped.ship(run, record("."), context().key, "bc")
+    assert sorted(p.name for p in folder.iterdir()) == ["agent.json"]
+    assert json.loads((folder.parent / RECORD_FILE).read_text())["agent"] == "run"
+    assert shipped.shipped_agent(context().key, "bc") == (folder, {**record(), "agent": "run"})
+
+
 def test_retrain_ignores_the_shipped_agent(tmp_path, shipped_root) -> None:
     shipped.ship(RandomAgent().save(tmp_path / "made" / "agent"), record(), context().key, "bc")
     trained = []

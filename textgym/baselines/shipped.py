@@ -23,6 +23,9 @@ from textgym.cache import read_json, write_json_atomic
 
 SHIPPED_DIR = Path(__file__).parent / "trained"
 SIZE_BUDGET_BYTES = 100 * 1024 ** 2  # what the repository may hold in trained agents (issue 13)
+NOT_SHIPPED = ("checkpoints", "tensorboard", RECORD_FILE)
+"""What a trainer may leave in the agent's own folder (the BC trainer saves the agent in its run
+folder) that the agent does not need: the shipped record sits one level up."""
 
 
 def shipped_agent(key: str, name: str, root: Path | None = None) -> tuple[Path, dict[str, Any]] | None:
@@ -52,7 +55,7 @@ def ship(agent: Path, record: dict[str, Any], key: str, name: str, root: Path | 
     target = root / key / name
     if agent.resolve().is_relative_to(target.resolve()):
         return agent  # already the shipped copy
-    added = folder_bytes(agent)
+    added = folder_bytes(agent) - sum(folder_bytes(agent / name) for name in NOT_SHIPPED)
     others = folder_bytes(root) - (folder_bytes(target) if target.exists() else 0)
     if others + added > SIZE_BUDGET_BYTES:
         raise ValueError(f"Shipping {name} ({added / 2**20:.1f} MB) would put {root} at "
@@ -60,11 +63,13 @@ def ship(agent: Path, record: dict[str, Any], key: str, name: str, root: Path | 
                          f"{SIZE_BUDGET_BYTES / 2**20:.0f} MB budget.")
     if target.exists():
         shutil.rmtree(target)
-    shutil.copytree(agent, target / agent.name)
+    shutil.copytree(agent, target / agent.name, ignore=shutil.ignore_patterns(*NOT_SHIPPED))
     write_json_atomic(target / RECORD_FILE, {**record, "agent": agent.name})
     return target / agent.name
 
 
 def folder_bytes(folder: Path) -> int:
-    """Bytes of every file under `folder` (0 if it does not exist)."""
+    """Bytes of `folder`, a file or every file under a folder (0 if it does not exist)."""
+    if folder.is_file():
+        return folder.stat().st_size
     return sum(path.stat().st_size for path in folder.rglob("*") if path.is_file()) if folder.exists() else 0
