@@ -78,7 +78,8 @@ public final class ScienceWorldBridge {
 
         @Override
         public scala.Tuple4<Object, String, String, scala.Option<scienceworld.actions.Action>> parse(
-                String input, EnvObject visibleRoot, EnvObject universe, scienceworld.objects.agent.Agent agent,
+                String input, EnvObject visibleRoot, EnvObject universe,
+                scienceworld.objects.agent.Agent agent,
                 scienceworld.tasks.goals.ObjMonitor monitor, scienceworld.tasks.goals.GoalSequence goals,
                 EnvObject perspective) {
             names.clear();
@@ -90,7 +91,7 @@ public final class ScienceWorldBridge {
             }
         }
 
-        /** InputParser.matchObj: (any match, (rest of the input, object) for every name the input starts with). */
+        /** InputParser.matchObj: (any match, (rest of the input, object) for each name it starts with). */
         @Override
         @SuppressWarnings("unchecked")
         public Tuple2<Object, Tuple2<String, EnvObject>[]> matchObj(String input, EnvObject[] objects,
@@ -126,10 +127,12 @@ public final class ScienceWorldBridge {
             return sortedLines(agentInterface.getValidActionsAmbiguousState());
         }
         EnvObject visibleRoot = agentInterface.getAgentVisibleObjects(false)._2();
-        EnvObject[] visible = toArray(InputParser.collectObjects(visibleRoot, false).iterator());
+        EnvObject[] visible = toList(InputParser.collectObjects(visibleRoot, false).iterator())
+                .toArray(new EnvObject[0]);
         Names names = new Names();
         Map<Long, String> visibleNames = uniqueReferents(visible, visibleRoot, names);
-        EnvObject[] all = toArray(InputParser.collectObjects(agentInterface.universe(), true).iterator());
+        EnvObject[] all = toList(InputParser.collectObjects(agentInterface.universe(), true).iterator())
+                .toArray(new EnvObject[0]);
         Map<Long, String> allNames = uniqueReferents(all, visibleRoot, names);
         PossibleAction[] actions = ActionDefinitions.mkPossibleActions(
                 agentInterface.agent(), visible, all, toScala(visibleNames), toScala(allNames));
@@ -145,12 +148,13 @@ public final class ScienceWorldBridge {
         return String.join("\n", lines);
     }
 
-    private static EnvObject[] toArray(Iterator<EnvObject> objects) {
-        List<EnvObject> out = new ArrayList<>();
-        while (objects.hasNext()) {
-            out.add(objects.next());
+    /** A Scala collection's elements, in its iteration order. */
+    private static <T> List<T> toList(Iterator<T> items) {
+        List<T> out = new ArrayList<>();
+        while (items.hasNext()) {
+            out.add(items.next());
         }
-        return out.toArray(new EnvObject[0]);
+        return out;
     }
 
     /** Every referent seen in one call gets an integer id, so the 20 rounds of counting below
@@ -176,7 +180,8 @@ public final class ScienceWorldBridge {
         int[] of(EnvObject object, EnvObject perspective) {
             int[] names = byObject.get(object.uuid());
             if (names == null) {
-                String[] sorted = toStrings(object.getReferentsWithContainers(perspective).iterator());
+                String[] sorted = toList(object.getReferentsWithContainers(perspective).iterator())
+                        .toArray(new String[0]);
                 Arrays.sort(sorted);
                 names = new int[sorted.length];
                 for (int i = 0; i < sorted.length; i++) {
@@ -200,25 +205,19 @@ public final class ScienceWorldBridge {
     }
 
     /** uuid -> unique referent, as InputParser.getAllUniqueReferentsLUTObjList. */
-    private static Map<Long, String> uniqueReferents(EnvObject[] objects, EnvObject perspective, Names names) {
+    private static Map<Long, String> uniqueReferents(EnvObject[] objects, EnvObject perspective,
+                                                    Names names) {
         int[][] candidates = new int[objects.length][];
         for (int i = 0; i < objects.length; i++) {
             candidates[i] = names.of(objects[i], perspective);
         }
-        int[] chosen = chooseUniqueReferents(filterDuplicateReferents(candidates, names), names.strings.size());
+        int[][] distinct = filterDuplicateReferents(candidates, names);
+        int[] chosen = chooseUniqueReferents(distinct, names.strings.size());
         Map<Long, String> out = new HashMap<>();
         for (int i = 0; i < objects.length; i++) {
             out.put(objects[i].uuid(), names.strings.get(chosen[i]).toLowerCase());
         }
         return out;
-    }
-
-    private static String[] toStrings(Iterator<String> strings) {
-        List<String> out = new ArrayList<>();
-        while (strings.hasNext()) {
-            out.add(strings.next());
-        }
-        return out.toArray(new String[0]);
     }
 
     /** InputParser.chooseUniqueReferents: the same index moves and the same random draws. */
