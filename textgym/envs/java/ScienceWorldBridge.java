@@ -37,19 +37,15 @@ public final class ScienceWorldBridge {
     }
 
     /**
-     * Give the loaded episode a MemoizingInputParser (call after every load). Returns false, and
-     * leaves the simulator's parser, where the simulator has no episode or its layout is not the
-     * one this was written against.
+     * Give the loaded episode a MemoizingInputParser (call after every load: a load makes a new
+     * AgentInterface, with a new parser). False, with the simulator's parser left in place, where
+     * no episode is loaded or the field is not where this was written to find it.
      */
     public static boolean installParser(PythonInterface simulator) {
         if (!simulator.agentInterface().isDefined()) {
             return false;
         }
         AgentInterface agentInterface = simulator.agentInterface().get();
-        if (agentInterface.inputParser() instanceof MemoizingInputParser
-                || agentInterface.inputParser().isInAmbiguousState()) {
-            return agentInterface.inputParser() instanceof MemoizingInputParser;
-        }
         try {
             java.lang.reflect.Field field = AgentInterface.class.getDeclaredField("inputParser");
             field.setAccessible(true);
